@@ -1,0 +1,100 @@
+import { parse as parseQuery } from 'node:querystring';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { adminApi } from './api/admin/index.js';
+import { leadConnectorApi } from './api/leadconnector/index.js';
+import type { AppContext } from './context.js';
+import { uuidv7 } from './core/ids.js';
+import { ajv } from './core/validation.js';
+import './http/types.js';
+
+/** `k[]=a&k[]=b` (as axios writes arrays) reads as `k: ['a', 'b']`. */
+function parseQueryString(qs: string): Record<string, unknown> {
+  const parsed = parseQuery(qs);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key.endsWith('[]')) out[key.slice(0, -2)] = ([] as string[]).concat(value ?? []);
+    else out[key] = value;
+  }
+  return out;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the HTTP application on a ready context; it never listens (the caller does). */
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // A caller's own request id is kept (and echoed) so logs join up across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7();
+    },
+    routerOptions: { ignoreTrailingSlash: true, querystringParser: parseQueryString },
+    return503OnClosing: true,
+  });
+
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('X-Request-Id', req.id);
+  });
+
+  // Clients (the official LeadConnector SDK among them) send `Content-Type: application/json`
+  // on GET and DELETE with no body: an empty body is no body, not an error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const err = new Error('Unexpected token in JSON body: the body is not valid JSON') as Error & {
+        statusCode: number;
+      };
+      err.statusCode = 400;
+      done(err, undefined);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Charla API',
+        version: '0.1.0',
+        description:
+          'Self-hosted live chat. LeadConnector-compatible Chat Widget API and Charla admin API. ' +
+          'Authenticate with an API key as `Authorization: Bearer ck_live_…` (or `X-Api-Key`).',
+      },
+      servers: [{ url: ctx.config.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await ctx.db.ping();
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+
+  await app.register(async (face) => leadConnectorApi(face, ctx));
+  await app.register(async (face) => adminApi(face, ctx));
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({
+      statusCode: 404,
+      message: `Cannot ${req.method} ${req.url.split('?')[0]}`,
+      error: 'Not Found',
+    });
+  });
+  return app;
+}

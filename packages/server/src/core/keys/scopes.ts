@@ -1,0 +1,22 @@
+/**
+ * Scopes a key can hold. The LeadConnector names are used as they are, so a key reads like the
+ * token an integrator already has; `*` grants everything.
+ */
+export const SCOPES = [
+  '*',
+  'admin',
+  'chat-widget.readonly',
+  'chat-widget.write',
+  'conversations.readonly',
+  'conversations.write',
+  'conversations/message.readonly',
+  'conversations/message.write',
+  'contacts.readonly',
+  'contacts.write',
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}

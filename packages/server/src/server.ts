@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { type Logger, pino } from 'pino';
+import { buildApp } from './app.js';
+import { bootstrap, type FirstRun } from './bootstrap.js';
+import { type Bus, MemoryBus, RedisBus, SYSTEM_CHANNEL } from './bus/bus.js';
+import { OutboxRelay } from './bus/relay.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { KeyVerifier } from './core/keys/service.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { Db } from './storage/db.js';
+import { type EmbeddedDatabase, startEmbedded } from './storage/embedded.js';
+import { migrate } from './storage/migrate.js';
+
+export interface Charla {
+  app: FastifyInstance;
+  ctx: AppContext;
+  firstRun: FirstRun | undefined;
+  /** Stops accepting, finishes in-flight requests, then closes sockets, the bus and the database. */
+  stop(): Promise<void>;
+}
+
+/** The signing secret: CHARLA_SECRET, or one generated once and kept in the data dir. */
+async function resolveSecret(config: Config, log: Logger): Promise<string> {
+  if (config.secret) return config.secret;
+  const file = path.join(config.dataDir, 'secret.key');
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    await fs.mkdir(config.dataDir, { recursive: true });
+    const secret = randomBytes(32).toString('base64url');
+    await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(async () => {});
+    log.warn(
+      { file },
+      'CHARLA_SECRET is not set: generated one in the data dir (set it when running several nodes)',
+    );
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
+export async function startCharla(
+  config: Config,
+  options: { log?: Logger; bootstrap?: boolean } = {},
+): Promise<Charla> {
+  const log = options.log ?? pino({ level: config.logLevel });
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    log.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting the embedded PostgreSQL');
+    embedded = await startEmbedded({
+      dataDir: config.dataDir,
+      onLog: (line) => log.debug({ pg: line.trim() }),
+    });
+    databaseUrl = embedded.url;
+  }
+
+  const db = new Db(databaseUrl);
+  let bus: Bus | undefined;
+  let limiterRedis: Redis | undefined;
+  try {
+    const applied = await migrate(db.pool);
+    if (applied.length) log.info({ applied }, 'database migrated');
+    const firstRun = options.bootstrap === false ? undefined : await bootstrap(db);
+
+    if (config.redisUrl) {
+      const redisBus = new RedisBus(config.redisUrl);
+      bus = redisBus;
+      await redisBus.ready();
+      limiterRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+      limiterRedis.on('error', () => {});
+    } else {
+      bus = new MemoryBus();
+    }
+    const secret = await resolveSecret(config, log);
+    const relay = new OutboxRelay(db, databaseUrl, bus, log);
+    const keys = new KeyVerifier(db);
+    const limiter = new RateLimiter(config.rateLimit, limiterRedis);
+    const ctx: AppContext = { config, db, bus, relay, keys, limiter, log, secret };
+    // A key revoked on any node leaves every node's cache at once.
+    bus.subscribe(SYSTEM_CHANNEL, (m) => {
+      if (m.topic === 'key.revoked') keys.forget(String(m.payload.prefix));
+    });
+    relay.start();
+    const app = await buildApp(ctx);
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        await app.close();
+        await relay.stop();
+        await bus!.close();
+        await limiter.close();
+        await db.close();
+        await embedded?.stop();
+      })();
+      return stopping;
+    };
+    return { app, ctx, firstRun, stop };
+  } catch (err) {
+    await bus?.close().catch(() => {});
+    limiterRedis?.disconnect();
+    await db.close().catch(() => {});
+    await embedded?.stop().catch(() => {});
+    throw err;
+  }
+}

