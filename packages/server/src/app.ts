@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -5,7 +6,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminApi } from './api/admin/index.js';
 import { leadConnectorApi } from './api/leadconnector/index.js';
 import type { AppContext } from './context.js';
-import { uuidv7 } from './core/ids.js';
 import { ajv } from './core/validation.js';
 import './http/types.js';
 
@@ -21,6 +21,9 @@ function parseQueryString(qs: string): Record<string, unknown> {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+// Request ids are this process's random prefix plus a counter: unique across nodes, and cheap.
+const BOOT_ID = randomBytes(4).toString('hex');
+let requestCounter = 0;
 
 /** Builds the HTTP application on a ready context; it never listens (the caller does). */
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
@@ -30,13 +33,26 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     // A caller's own request id is kept (and echoed) so logs join up across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7();
+      return typeof given === 'string' && REQUEST_ID.test(given)
+        ? given
+        : `${BOOT_ID}-${(++requestCounter).toString(36)}`;
     },
     routerOptions: { ignoreTrailingSlash: true, querystringParser: parseQueryString },
     return503OnClosing: true,
   });
 
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+
+  // Once closing, keep-alive connections are told to go, so shutdown does not wait for their
+  // idle timeout after their last in-flight request.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    app.server.closeIdleConnections();
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('Connection', 'close');
+  });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });
@@ -78,12 +94,22 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await ctx.db.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
-    }
+    const timeout = (ms: number) =>
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms));
+    const probe = async (name: string, check: () => Promise<void>) => {
+      try {
+        await Promise.race([check(), timeout(2000)]);
+        return undefined;
+      } catch {
+        return `${name} unreachable`;
+      }
+    };
+    const problems = (
+      await Promise.all([probe('database', () => ctx.db.ping()), probe('bus', () => ctx.bus.ready())])
+    ).filter(Boolean);
+    if (problems.length)
+      return reply.status(503).send({ status: 'unavailable', reason: problems.join(', ') });
+    return { status: 'ready' };
   });
 
   await app.register(async (face) => leadConnectorApi(face, ctx));

@@ -42,7 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
       return fallback;
@@ -70,7 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[\w.:-]+$/.test(host)) problems.push(`HOST must be a host name or address, got "${host}"`);
 
   const publicUrlRaw = url('PUBLIC_URL', ['http:', 'https:']);
-  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const publicUrl = (publicUrlRaw ?? `http://${shownHost}:${port}`).replace(/\/+$/, '');
 
   const dataDir = path.resolve(env.DATA_DIR || 'data');
@@ -93,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     intervalMs: int('RATE_LIMIT_INTERVAL_MS', 10_000, 100, 86_400_000),
     daily: int('RATE_LIMIT_DAILY', 200_000, 1, 1_000_000_000),
   };
-  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000);
+  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 10_000, 1000, 600_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -112,5 +113,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Hides a password in a connection string before it is shown. */
 export function redact(connection: string): string {
-  return connection.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  try {
+    const u = new URL(connection);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    // Not a URL: hide what stands between the user name and the last "@".
+    return connection.replace(/\/\/([^:/@]*):.*@/, '//$1:***@');
+  }
 }

@@ -8,7 +8,7 @@ import { buildApp } from './app.js';
 import { bootstrap, type FirstRun } from './bootstrap.js';
 import { type Bus, MemoryBus, RedisBus, SYSTEM_CHANNEL } from './bus/bus.js';
 import { OutboxRelay } from './bus/relay.js';
-import type { Config } from './config.js';
+import { type Config, redact } from './config.js';
 import type { AppContext } from './context.js';
 import { KeyVerifier } from './core/keys/service.js';
 import { RateLimiter } from './http/rate-limit.js';
@@ -69,7 +69,15 @@ export async function startCharla(
     if (config.redisUrl) {
       const redisBus = new RedisBus(config.redisUrl);
       bus = redisBus;
-      await redisBus.ready();
+      await Promise.race([
+        redisBus.ready(),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error(`Redis at ${redact(config.redisUrl!)} did not answer within 5 s`)),
+            5000,
+          ),
+        ),
+      ]);
       limiterRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
       limiterRedis.on('error', () => {});
     } else {
@@ -78,7 +86,10 @@ export async function startCharla(
     const secret = await resolveSecret(config, log);
     const relay = new OutboxRelay(db, databaseUrl, bus, log);
     const keys = new KeyVerifier(db);
-    const limiter = new RateLimiter(config.rateLimit, limiterRedis);
+    // Losing Redis must not take the API down with it: limits lapse (and say so) until it is back.
+    const limiter = new RateLimiter(config.rateLimit, limiterRedis, (err) =>
+      log.warn({ err }, 'rate limit counters unreachable; request let through'),
+    );
     const ctx: AppContext = { config, db, bus, relay, keys, limiter, log, secret };
     // A key revoked on any node leaves every node's cache at once.
     bus.subscribe(SYSTEM_CHANNEL, (m) => {

@@ -16,6 +16,8 @@ export type Unsubscribe = () => void;
 export interface Bus {
   publish(channel: string, message: BusMessage): Promise<void>;
   subscribe(channel: string, handler: (message: BusMessage) => void): Unsubscribe;
+  /** Resolves when the bus can carry messages now (readiness checks). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ export class MemoryBus implements Bus {
   async publish(channel: string, message: BusMessage): Promise<void> {
     this.emitter.emit(channel, message);
   }
+
+  async ready(): Promise<void> {}
 
   subscribe(channel: string, handler: (message: BusMessage) => void): Unsubscribe {
     this.emitter.on(channel, handler);

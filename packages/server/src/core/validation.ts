@@ -28,6 +28,8 @@ function where(e: ErrorObject, root: string): string {
 export function describeErrors(errors: ErrorObject[] | null | undefined, root = ''): string[] {
   const out = new Set<string>();
   for (const e of errors ?? []) {
+    // "or null" alternatives only add noise next to the real problem with the value.
+    if (e.keyword === 'type' && e.params.type === 'null') continue;
     const at = where(e, root);
     const subject = at || 'the body';
     switch (e.keyword) {
@@ -63,7 +65,9 @@ export function describeErrors(errors: ErrorObject[] | null | undefined, root = 
       case 'oneOf':
       case 'anyOf':
         // The branch errors already say what is wrong; this summary adds nothing when they exist.
-        if ((errors ?? []).length === 1) out.add(`${subject} does not match any allowed shape`);
+        if ((errors ?? []).every((x) => x === e || (x.keyword === 'type' && x.params.type === 'null'))) {
+          out.add(`${subject} does not match any allowed shape`);
+        }
         break;
       default:
         out.add(`${subject} ${e.message ?? 'is invalid'}`);

@@ -33,7 +33,8 @@ export async function authenticate(
   reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + rl.resetMs) / 1000));
   reply.header('X-RateLimit-Limit-Daily', rl.dailyLimit);
   reply.header('X-RateLimit-Daily-Remaining', rl.dailyRemaining);
-  reply.header('X-RateLimit-Daily-Reset', rl.dailyReset);
+  // Milliseconds until the daily allowance resets, as the official LeadConnector SDK reads it.
+  reply.header('X-RateLimit-Daily-Reset', Math.max(0, rl.dailyReset - Date.now()));
   if (!rl.allowed) {
     const retryAfter = RateLimiter.retryAfter(rl);
     reply.header('Retry-After', retryAfter);

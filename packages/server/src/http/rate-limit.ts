@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { RateLimitConfig } from '../config.js';
 
+const DAY_MS = 86_400_000;
+
 export interface RateLimitState {
   allowed: boolean;
   limit: number;
@@ -16,15 +18,15 @@ export interface RateLimitState {
 
 /** Counts hits in a fixed window; returns the counts after this hit. */
 interface Counter {
-  hit(key: string, burstWindow: number, burstTtlMs: number, day: string): Promise<[number, number]>;
+  hit(key: string, burstWindow: number, burstTtlMs: number, day: number): Promise<[number, number]>;
   close(): Promise<void>;
 }
 
 class MemoryCounter implements Counter {
   private readonly burst = new Map<string, { window: number; count: number }>();
-  private readonly daily = new Map<string, { day: string; count: number }>();
+  private readonly daily = new Map<string, { day: number; count: number }>();
 
-  async hit(key: string, window: number, _ttl: number, day: string): Promise<[number, number]> {
+  async hit(key: string, window: number, _ttl: number, day: number): Promise<[number, number]> {
     let b = this.burst.get(key);
     if (!b || b.window !== window) {
       if (this.burst.size > 100_000) this.burst.clear();
@@ -47,7 +49,7 @@ class MemoryCounter implements Counter {
 class RedisCounter implements Counter {
   constructor(private readonly redis: Redis) {}
 
-  async hit(key: string, window: number, ttlMs: number, day: string): Promise<[number, number]> {
+  async hit(key: string, window: number, ttlMs: number, day: number): Promise<[number, number]> {
     const bk = `charla:rl:${key}:${window}`;
     const dk = `charla:rld:${key}:${day}`;
     const res = await this.redis.multi().incr(bk).pexpire(bk, ttlMs).incr(dk).expire(dk, 90_000).exec();
@@ -69,17 +71,20 @@ export class RateLimiter {
   constructor(
     private readonly config: RateLimitConfig,
     redis?: Redis,
+    private readonly onError?: (err: unknown) => void,
   ) {
     this.counter = redis ? new RedisCounter(redis) : new MemoryCounter();
   }
 
+  /** Counts one request. If the shared counters cannot be reached the request is let through. */
   async hit(key: string, now = Date.now()): Promise<RateLimitState> {
     const { burst, intervalMs, daily } = this.config;
     const window = Math.floor(now / intervalMs);
-    const day = new Date(now).toISOString().slice(0, 10);
-    const [count, dailyCount] = await this.counter.hit(key, window, intervalMs, day);
-    const midnight = new Date(now);
-    midnight.setUTCHours(24, 0, 0, 0);
+    const day = Math.floor(now / DAY_MS);
+    const [count, dailyCount] = await this.counter.hit(key, window, intervalMs, day).catch((err: unknown) => {
+      this.onError?.(err);
+      return [0, 0] as [number, number];
+    });
     return {
       allowed: count <= burst && dailyCount <= daily,
       limit: burst,
@@ -88,7 +93,7 @@ export class RateLimiter {
       resetMs: (window + 1) * intervalMs - now,
       dailyLimit: daily,
       dailyRemaining: Math.max(0, daily - dailyCount),
-      dailyReset: midnight.getTime(),
+      dailyReset: (day + 1) * DAY_MS,
     };
   }
 

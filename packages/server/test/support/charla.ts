@@ -26,28 +26,66 @@ export interface TestCharla {
   close(): Promise<void>;
 }
 
+export interface TestNode {
+  charla: Charla;
+  url: string;
+  /** Stops the node and removes its data dir; the database is left alone. */
+  close(): Promise<void>;
+}
+
+/**
+ * One Charla node on an existing database, listening on a loopback port, with its own data dir.
+ * Several nodes on one database make a cluster (they share events when REDIS_URL is set).
+ */
+export async function startTestNode(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestNode> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'charla-data-'));
+  try {
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: process.env.REDIS_URL ?? '',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      CHARLA_SECRET: 'test-secret-test-secret-test-secret-0123',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RATE_LIMIT_BURST: '100000',
+      ...env,
+    });
+    const charla = await startCharla(config, { bootstrap: false });
+    await charla.app.listen({ port: 0, host: '127.0.0.1' }).catch(async (err) => {
+      await charla.stop();
+      throw err;
+    });
+    const address = charla.app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    return {
+      charla,
+      url,
+      async close() {
+        await charla.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 /**
  * A real Charla on a fresh database, listening on a loopback port, with two tenants. Uses Redis
  * when REDIS_URL is set, as CI does.
  */
 export async function startTestCharla(env: Record<string, string> = {}): Promise<TestCharla> {
   const database = await createTestDatabase();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'charla-data-'));
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    REDIS_URL: process.env.REDIS_URL ?? '',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    CHARLA_SECRET: 'test-secret-test-secret-test-secret-0123',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RATE_LIMIT_BURST: '100000',
-    ...env,
+  const node = await startTestNode(database.url, env).catch(async (err) => {
+    await database.drop();
+    throw err;
   });
-  const charla = await startCharla(config, { bootstrap: false });
-  await charla.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = charla.app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { charla, url } = node;
   const { db } = charla.ctx;
 
   const key = async (scopes: string[], locationIds: string[] | null) =>
@@ -68,9 +106,8 @@ export async function startTestCharla(env: Record<string, string> = {}): Promise
     agencyKey,
     key,
     async close() {
-      await charla.stop();
+      await node.close();
       await database.drop();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -95,6 +95,8 @@ export async function adminApi(app: FastifyInstance, ctx: AppContext): Promise<v
       },
     },
     async (req, reply) => {
+      // A user outside every location would be invisible to a location-limited key.
+      if (req.body.locationIds.length === 0) agencyOnly(req);
       for (const id of req.body.locationIds) requireLocation(req, id);
       return reply.status(201).send({ user: await createUser(db, req.body) });
     },
@@ -144,7 +146,10 @@ export async function adminApi(app: FastifyInstance, ctx: AppContext): Promise<v
     { config, schema: { tags, summary: 'Revoke an API key', params: idParams } },
     async (req) => {
       agencyOnly(req);
-      return { apiKey: await revokeKey(db, req.params.id) };
+      const apiKey = await revokeKey(db, req.params.id);
+      // Other nodes drop it when the key.revoked event reaches them; this one must not wait.
+      ctx.keys.forget(apiKey.prefix);
+      return { apiKey };
     },
   );
 }

@@ -56,6 +56,7 @@ export interface NewKey {
 
 /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
 export async function createKey(db: Db, input: NewKey): Promise<{ apiKey: ApiKey; key: string }> {
+  if (input.locationIds) input = { ...input, locationIds: [...new Set(input.locationIds)] };
   const problems: string[] = [];
   if (input.name.trim() === '' || input.name.length > 200) problems.push('name must be 1 to 200 characters');
   if (input.scopes.length === 0) problems.push('scopes must name at least one scope');

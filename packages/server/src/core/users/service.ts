@@ -44,6 +44,7 @@ export interface NewUser {
 }
 
 export async function createUser(db: Db, input: NewUser): Promise<User> {
+  input = { ...input, locationIds: [...new Set(input.locationIds)] };
   const problems: string[] = [];
   if (!EMAIL.test(input.email) || input.email.length > 254) problems.push('email must be an email address');
   if (input.name.trim() === '' || input.name.length > 200) problems.push('name must be 1 to 200 characters');
@@ -80,11 +81,12 @@ export async function createUser(db: Db, input: NewUser): Promise<User> {
   }
 }
 
-/** Users of the given locations (or all users when `only` is null). */
+/** Users of the given locations (or all users when `only` is null), showing only those locations. */
 export async function listUsers(db: Db, only: string[] | null): Promise<User[]> {
   const { rows } = await db.query<Row>(
     `SELECT u.id, u.email, u.name, u.role, u.created_at,
-            array_remove(array_agg(lu.location_id ORDER BY lu.location_id), NULL) AS location_ids
+            array_remove(array_agg(lu.location_id ORDER BY lu.location_id)
+              FILTER (WHERE $1::uuid[] IS NULL OR lu.location_id = ANY($1)), NULL) AS location_ids
      FROM users u LEFT JOIN location_users lu ON lu.user_id = u.id
      GROUP BY u.id
      HAVING $1::uuid[] IS NULL OR bool_or(lu.location_id = ANY($1))

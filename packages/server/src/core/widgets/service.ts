@@ -3,6 +3,7 @@ import type { Db, Queryable } from '../../storage/db.js';
 import { recordEvent } from '../../storage/outbox.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import { isUuid, randomToken, uuidv7 } from '../ids.js';
+import { findLocation } from '../locations/service.js';
 import { check } from '../validation.js';
 import { checkSettings, departmentAgents, mergeSettings } from './settings-rules.js';
 import { CHAT_TYPES, type ChatType, WEB_CHAT_UMBRELLA, widgetSettingsSchema } from './settings-schema.js';
@@ -38,7 +39,7 @@ interface Row {
   revision: number;
   settings: WidgetSettings;
   public_token: string;
-  identity_secret: string | null;
+  has_identity_secret: boolean;
   creation_source: string;
   origin_id: string | null;
   updated_by: string | null;
@@ -56,7 +57,7 @@ const toWidget = (r: Row): ChatWidget => ({
   revision: r.revision,
   settings: r.settings,
   publicToken: r.public_token,
-  hasIdentitySecret: r.identity_secret !== null,
+  hasIdentitySecret: r.has_identity_secret,
   creationSource: r.creation_source,
   originId: r.origin_id,
   updatedBy: r.updated_by,
@@ -64,6 +65,11 @@ const toWidget = (r: Row): ChatWidget => ({
   updatedAt: r.updated_at,
   deletedAt: r.deleted_at,
 });
+
+// Every column but the identity secret itself, which only its own functions read.
+const COLUMNS = `location_id, id, name, chat_type, is_default, revision, settings, public_token,
+  identity_secret IS NOT NULL AS has_identity_secret, creation_source, origin_id, updated_by, created_at,
+  updated_at, deleted_at`;
 
 /** Who made a change, recorded as `updatedBy`. */
 export type Actor = string;
@@ -82,14 +88,17 @@ function checkChatType(chatType: string | undefined, problems: string[]): void {
   }
 }
 
-/** Validates complete settings and keeps `settings.chatType` equal to the widget's chat type. */
+/**
+ * Validates complete settings and keeps `settings.chatType` equal to the widget's chat type.
+ * A null value means "not set" and is dropped.
+ */
 async function finalSettings(
   q: Queryable,
   locationId: string,
   settings: WidgetSettings,
   chatType: ChatType,
 ): Promise<WidgetSettings> {
-  const out: WidgetSettings = { chatIcon: 'messageChatCircle', ...settings, chatType };
+  const out: WidgetSettings = { chatIcon: 'messageChatCircle', ...mergeSettings({}, settings), chatType };
   const problems = [...check(widgetSettingsSchema, out, 'settings'), ...checkSettings(out)];
   if (problems.length === 0) {
     const agents = departmentAgents(out);
@@ -109,17 +118,21 @@ async function finalSettings(
 
 /** Locks the location's widget set: default promotion and "first widget is default" need it. */
 async function lockLocation(tx: PoolClient, locationId: string): Promise<void> {
+  if (!isUuid(locationId)) throw notFound('Location');
   const { rowCount } = await tx.query('SELECT 1 FROM locations WHERE id = $1 FOR NO KEY UPDATE', [
     locationId,
   ]);
   if (rowCount === 0) throw notFound('Location');
 }
 
+/** Takes the default flag from the location's current default: a change to it like any other. */
 async function clearDefault(tx: PoolClient, locationId: string, except: string): Promise<void> {
-  await tx.query(
-    'UPDATE chat_widgets SET is_default = false WHERE location_id = $1 AND is_default AND deleted_at IS NULL AND id <> $2',
+  const { rows } = await tx.query<Row>(
+    `UPDATE chat_widgets SET is_default = false, revision = revision + 1, updated_at = now()
+     WHERE location_id = $1 AND is_default AND deleted_at IS NULL AND id <> $2 RETURNING ${COLUMNS}`,
     [locationId, except],
   );
+  for (const row of rows) await announce(tx, 'widget.updated', row);
 }
 
 async function announce(tx: PoolClient, topic: string, w: Row): Promise<void> {
@@ -167,7 +180,7 @@ export async function createWidget(db: Db, actor: Actor, input: NewWidget): Prom
     const { rows } = await tx.query<Row>(
       `INSERT INTO chat_widgets (location_id, id, name, chat_type, is_default, revision, settings, public_token,
                                  creation_source, origin_id, updated_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
       [
         input.locationId,
         id,
@@ -190,15 +203,21 @@ export async function createWidget(db: Db, actor: Actor, input: NewWidget): Prom
 async function findRow(q: Queryable, locationId: string, id: string, lock = false): Promise<Row> {
   if (!isUuid(id) || !isUuid(locationId)) throw notFound('Chat widget');
   const { rows } = await q.query<Row>(
-    `SELECT * FROM chat_widgets WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL${lock ? ' FOR UPDATE' : ''}`,
+    `SELECT ${COLUMNS} FROM chat_widgets WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL${lock ? ' FOR UPDATE' : ''}`,
     [locationId, id],
   );
   if (!rows[0]) throw notFound('Chat widget');
   return rows[0];
 }
 
+// The hot read: a named statement is parsed and planned once per connection, not per request.
+const GET_WIDGET = `SELECT ${COLUMNS} FROM chat_widgets WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL`;
+
 export async function getWidget(db: Db, locationId: string, id: string): Promise<ChatWidget> {
-  return toWidget(await findRow(db, locationId, id));
+  if (!isUuid(id) || !isUuid(locationId)) throw notFound('Chat widget');
+  const { rows } = await db.prepared<Row>('chat_widget_get', GET_WIDGET, [locationId, id]);
+  if (!rows[0]) throw notFound('Chat widget');
+  return toWidget(rows[0]);
 }
 
 export interface WidgetFilter {
@@ -243,16 +262,20 @@ export async function listWidgets(
   }
   if (filter.creationSource) add((p) => `creation_source = ${p}`, filter.creationSource);
   if (filter.excludeCreationSource) add((p) => `creation_source <> ${p}`, filter.excludeCreationSource);
+  if (!isUuid(locationId)) throw notFound('Location');
   const whereSql = where.join(' AND ');
   const [items, total] = await Promise.all([
     db.query<Row>(
-      `SELECT * FROM chat_widgets WHERE ${whereSql}
+      `SELECT ${COLUMNS} FROM chat_widgets WHERE ${whereSql}
        ORDER BY is_default DESC, created_at DESC, id DESC OFFSET ${page.offset} LIMIT ${page.limit}`,
       params,
     ),
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM chat_widgets WHERE ${whereSql}`, params),
   ]);
-  return { items: items.rows.map(toWidget), total: total.rows[0]!.n };
+  const n = total.rows[0]!.n;
+  // An empty answer may mean no such location: say so rather than list nothing.
+  if (n === 0 && !(await findLocation(db, locationId))) throw notFound('Location');
+  return { items: items.rows.map(toWidget), total: n };
 }
 
 export interface WidgetChange {
@@ -297,7 +320,7 @@ export async function updateWidget(
     const { rows } = await tx.query<Row>(
       `UPDATE chat_widgets SET name = $3, chat_type = $4, is_default = $5, settings = $6, revision = revision + 1,
               updated_by = $7, updated_at = now()
-       WHERE location_id = $1 AND id = $2 RETURNING *`,
+       WHERE location_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
       [
         locationId,
         id,
@@ -350,7 +373,7 @@ export async function deleteWidget(
     const { rows } = await tx.query<Row>(
       `UPDATE chat_widgets SET deleted_at = now(), is_default = false, revision = revision + 1, updated_by = $3,
               updated_at = now()
-       WHERE location_id = $1 AND id = $2 RETURNING *`,
+       WHERE location_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
       [locationId, id, actor],
     );
     const deleted = rows[0]!;
@@ -361,7 +384,7 @@ export async function deleteWidget(
          WHERE location_id = $1 AND id = (
            SELECT id FROM chat_widgets WHERE location_id = $1 AND deleted_at IS NULL
            ORDER BY updated_at DESC, id DESC LIMIT 1)
-         RETURNING *`,
+         RETURNING ${COLUMNS}`,
         [locationId],
       );
       if (promoted[0]) await announce(tx, 'widget.updated', promoted[0]);
@@ -373,9 +396,10 @@ export async function deleteWidget(
 /** A widget as the public, unauthenticated config endpoint may see it (it may be disabled). */
 export async function findPublicWidget(db: Db, id: string): Promise<ChatWidget> {
   if (!isUuid(id)) throw notFound('Chat widget');
-  const { rows } = await db.query<Row>('SELECT * FROM chat_widgets WHERE id = $1 AND deleted_at IS NULL', [
-    id,
-  ]);
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM chat_widgets WHERE id = $1 AND deleted_at IS NULL`,
+    [id],
+  );
   if (!rows[0]) throw notFound('Chat widget');
   return toWidget(rows[0]);
 }

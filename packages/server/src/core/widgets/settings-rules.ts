@@ -145,16 +145,20 @@ export function departmentAgents(settings: Json): string[] {
 }
 
 /**
- * Settings merge for partial updates: objects merge key by key, arrays and scalars replace,
- * and `null` removes a key.
+ * LeadConnector's nested setting groups: a partial update merges into them key by key. Every
+ * other object (operating hours, offline action, ...) and every array is replaced whole, since
+ * a half-merged schedule or trigger list is never what the caller meant.
  */
-export function mergeSettings(base: Json, patch: Json): Json {
+const MERGED_GROUPS = new Set(['advanceSettings', 'theme', 'dimensions', 'acknowledgementDetails']);
+
+/** Settings merge for partial updates; `null` removes a key. */
+export function mergeSettings(base: Json, patch: Json, depth = 0): Json {
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else if (isPlainObject(value) && isPlainObject(out[key]))
-      out[key] = mergeSettings(out[key] as Json, value);
-    else out[key] = value;
+    else if ((depth > 0 || MERGED_GROUPS.has(key)) && isPlainObject(value) && isPlainObject(out[key])) {
+      out[key] = mergeSettings(out[key] as Json, value, depth + 1);
+    } else out[key] = value;
   }
   return out;
 }

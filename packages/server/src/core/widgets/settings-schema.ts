@@ -18,7 +18,7 @@ const url: Schema = { type: 'string', maxLength: 2048 };
 const color: Schema = {
   type: 'string',
   maxLength: 64,
-  pattern: '^(#[0-9a-fA-F]{3,8}|(rgb|rgba|hsl|hsla)\\([0-9.,%\\s/]+\\))$',
+  pattern: '^(#[0-9a-fA-F]{3,8}|(rgb|rgba|hsl|hsla)\\([0-9a-z.,%\\s/+-]+\\))$',
 };
 const obj = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
@@ -294,7 +294,15 @@ const advanceSettings = obj({
   }),
 });
 
-export const widgetSettingsSchema: Schema = obj({
+/** Any top-level setting may be null: "not set" (on a partial update, "remove it"). */
+const nullable = (properties: Record<string, Schema>): Schema => {
+  const schema = obj(properties) as { properties: Record<string, Schema> };
+  for (const [k, v] of Object.entries(schema.properties))
+    schema.properties[k] = { anyOf: [v, { type: 'null' }] };
+  return schema;
+};
+
+export const widgetSettingsSchema: Schema = nullable({
   // LeadConnector WidgetSettingsDTO
   acknowledgementDetails: obj({
     icon: str(100),
@@ -374,9 +382,9 @@ export const widgetSettingsSchema: Schema = obj({
   botEnabled: bool,
   typingIndicatorEnabled: bool,
   readReceiptEnabled: bool,
-  operatingHours: { oneOf: [{ type: 'null' }, operatingHoursSchema] },
+  operatingHours: operatingHoursSchema,
   offlineAction: offlineActionSchema,
-  offlineMessage: { type: ['string', 'null'], maxLength: 500 },
+  offlineMessage: str(500),
   prechatFields: arr(prechatFieldSchema, 30),
   departments: arr(departmentSchema, 100),
   proactiveTriggers: arr(proactiveTriggerSchema, 50),

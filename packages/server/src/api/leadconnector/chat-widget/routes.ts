@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../../context.js';
 import { invalid } from '../../../core/errors.js';
 import * as widgets from '../../../core/widgets/service.js';
@@ -152,10 +152,28 @@ export async function chatWidgetRoutes(app: FastifyInstance, ctx: AppContext): P
     },
   );
 
+  // Read by widgets on other sites: every answer, errors included, is readable cross-origin.
+  const cors = async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+    reply.header('Vary', 'Origin');
+  };
+
+  app.options(
+    '/chat-widget/public/config/:id',
+    { config: { public: true }, schema: { hide: true }, onRequest: cors },
+    async (_req, reply) => {
+      reply.header('Access-Control-Allow-Methods', 'GET, OPTIONS');
+      reply.header('Access-Control-Allow-Headers', 'Version, Content-Type');
+      reply.header('Access-Control-Max-Age', '600');
+      return reply.status(204).send();
+    },
+  );
+
   app.get<{ Params: { id: string } }>(
     '/chat-widget/public/config/:id',
     {
       config: { public: true },
+      onRequest: cors,
       schema: {
         tags,
         summary: 'Public widget config (no auth)',
@@ -166,16 +184,13 @@ export async function chatWidgetRoutes(app: FastifyInstance, ctx: AppContext): P
     async (req, reply) => {
       checkVersion(req, false);
       const widget = await widgets.findPublicWidget(db, req.params.id);
-      const origin = req.headers.origin;
-      if (!widgets.originAllowed(widget.settings, origin)) {
+      if (!widgets.originAllowed(widget.settings, req.headers.origin)) {
         return reply.status(403).send({
           statusCode: 403,
           message: 'This widget may not be used on this site',
           error: 'Forbidden',
         });
       }
-      reply.header('Access-Control-Allow-Origin', origin ?? '*');
-      reply.header('Vary', 'Origin');
       reply.header('Cache-Control', 'public, max-age=30');
       return publicConfigDto(widget);
     },
