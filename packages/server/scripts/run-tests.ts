@@ -73,8 +73,9 @@ try {
   });
 } finally {
   const { rows } = await admin.query<{ datname: string }>(
-    'SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2',
-    [template, `charla_t_${run}_%`],
+    // starts_with, not LIKE: "_" is a LIKE wildcard, and run 123's pattern would match run 1234's.
+    'SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)',
+    [template, `charla_t_${run}_`],
   );
   for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   await admin.end();
