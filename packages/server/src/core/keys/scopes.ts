@@ -11,6 +11,7 @@ export const SCOPES = [
   'conversations.write',
   'conversations/message.readonly',
   'conversations/message.write',
+  'conversations/livechat.write',
   'contacts.readonly',
   'contacts.write',
 ] as const;

@@ -1,4 +1,8 @@
 import * as m001 from './001_init.js';
+import * as m002 from './002_conversations.js';
 
 /** Forward-only migrations, applied in order; never edit one that has shipped. */
-export const migrations: { id: string; sql: string }[] = [{ id: '001_init', sql: m001.sql }];
+export const migrations: { id: string; sql: string }[] = [
+  { id: '001_init', sql: m001.sql },
+  { id: '002_conversations', sql: m002.sql },
+];
