@@ -26,7 +26,13 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  await charla.app.listen({ port: config.port, host: config.host });
+  try {
+    await charla.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    process.stderr.write(`Charla could not listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+    await charla.stop().catch(() => {});
+    process.exit(1);
+  }
   const database = config.databaseUrl ? redact(config.databaseUrl) : `embedded, in ${config.dataDir}`;
   const lines = [
     '',

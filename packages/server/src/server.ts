@@ -12,6 +12,8 @@ import { type Config, redact } from './config.js';
 import type { AppContext } from './context.js';
 import { KeyVerifier } from './core/keys/service.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { registerMessageDispatch } from './jobs/dispatch.js';
+import { JobWorker } from './jobs/worker.js';
 import { Db } from './storage/db.js';
 import { type EmbeddedDatabase, startEmbedded } from './storage/embedded.js';
 import { migrate } from './storage/migrate.js';
@@ -85,23 +87,31 @@ export async function startCharla(
     }
     const secret = await resolveSecret(config, log);
     const relay = new OutboxRelay(db, databaseUrl, bus, log);
+    const jobs = new JobWorker(db, databaseUrl, log);
+    registerMessageDispatch(jobs, { publicUrl: config.publicUrl });
     const keys = new KeyVerifier(db);
     // Losing Redis must not take the API down with it: limits lapse (and say so) until it is back.
-    const limiter = new RateLimiter(config.rateLimit, limiterRedis, (err) =>
-      log.warn({ err }, 'rate limit counters unreachable; request let through'),
-    );
-    const ctx: AppContext = { config, db, bus, relay, keys, limiter, log, secret };
+    let warnedAt = 0;
+    const limiter = new RateLimiter(config.rateLimit, limiterRedis, (err) => {
+      if (Date.now() - warnedAt < 10_000) return;
+      warnedAt = Date.now();
+      log.warn({ err }, 'rate limit counters unreachable; requests are let through');
+    });
+    const ctx: AppContext = { config, db, bus, relay, jobs, keys, limiter, log, secret };
     // A key revoked on any node leaves every node's cache at once.
     bus.subscribe(SYSTEM_CHANNEL, (m) => {
       if (m.topic === 'key.revoked') keys.forget(String(m.payload.prefix));
     });
     relay.start();
+    jobs.start();
     const app = await buildApp(ctx);
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
         await app.close();
+        // Jobs first: events their last handlers record are still relayed by this node.
+        await jobs.stop();
         await relay.stop();
         await bus!.close();
         await limiter.close();

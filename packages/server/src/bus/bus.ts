@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 
 export interface BusMessage {
-  /** Outbox row id: consumers use it to drop duplicates. */
-  id: number;
+  /** Outbox row id: consumers use it to drop duplicates. null: an ephemeral event (typing). */
+  id: number | null;
   topic: string;
   locationId: string | null;
   payload: Record<string, unknown>;

@@ -42,6 +42,10 @@ export class Db {
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection lost mid-transaction also fails the pending query; without a listener the
+    // client's 'error' event would crash the process.
+    const onError = () => {};
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -51,6 +55,7 @@ export class Db {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
+      client.off('error', onError);
       client.release();
     }
   }

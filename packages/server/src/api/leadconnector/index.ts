@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { authenticate } from '../../http/auth.js';
 import { chatWidgetRoutes } from './chat-widget/routes.js';
+import { conversationRoutes } from './conversations/routes.js';
 import { leadConnectorErrorHandler } from './errors.js';
+import { messageRoutes } from './messages/routes.js';
 import { checkVersion } from './version.js';
 
 /** The LeadConnector-compatible face: `Version` header, Bearer keys, NestJS-style errors. */
@@ -14,4 +16,6 @@ export async function leadConnectorApi(app: FastifyInstance, ctx: AppContext): P
     await authenticate(ctx, req, reply);
   });
   await chatWidgetRoutes(app, ctx);
+  await conversationRoutes(app, ctx);
+  await messageRoutes(app, ctx);
 }

@@ -7,6 +7,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** null: every location (an agency-wide key). */
   locationIds: ReadonlySet<string> | null;
+  /** Set when the key speaks for one conversation provider (its delivery status reports). */
+  providerId: string | null;
 }
 
 export function hasScope(p: Principal, scope: Scope): boolean {

@@ -27,6 +27,7 @@ interface Row {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  provider_id: string | null;
 }
 
 const toKey = (r: Row): ApiKey => ({
@@ -151,6 +152,7 @@ export class KeyVerifier {
                 keyId: row.id,
                 scopes: new Set(row.scopes),
                 locationIds: row.location_ids ? new Set(row.location_ids) : null,
+                providerId: row.provider_id,
               }
             : null,
         expires: now + this.ttlMs,

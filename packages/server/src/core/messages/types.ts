@@ -64,7 +64,17 @@ export function messageTypeCode(type: string): number {
 }
 
 /** `POST /conversations/messages` types. */
-export const SEND_TYPES = ['SMS', 'RCS', 'Email', 'WhatsApp', 'IG', 'FB', 'Custom', 'Live_Chat', 'TIKTOK'] as const;
+export const SEND_TYPES = [
+  'SMS',
+  'RCS',
+  'Email',
+  'WhatsApp',
+  'IG',
+  'FB',
+  'Custom',
+  'Live_Chat',
+  'TIKTOK',
+] as const;
 export type SendType = (typeof SEND_TYPES)[number];
 
 /** `POST /conversations/messages/inbound` types. */
@@ -118,7 +128,9 @@ export function messageTypeFor(channel: string): MessageType {
 
 /** The conversation a message of this channel belongs to. */
 export function conversationChannelFor(channel: string): 'default' | 'live_chat' {
-  return channel === 'Live_Chat' || channel === 'ALL_IN_ONE_CHAT' || channel === 'WebChat' ? 'live_chat' : 'default';
+  return channel === 'Live_Chat' || channel === 'ALL_IN_ONE_CHAT' || channel === 'WebChat'
+    ? 'live_chat'
+    : 'default';
 }
 
 /** The conversation `type` (search: string; get by id: number) a first message gives it. */

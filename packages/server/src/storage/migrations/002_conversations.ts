@@ -97,7 +97,8 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_id ON conversations (id);
 CREATE UNIQUE INDEX conversations_one_open ON conversations (location_id, contact_id, channel)
   WHERE status = 'open' AND deleted_at IS NULL;
-CREATE INDEX conversations_recent ON conversations (location_id, last_message_date DESC NULLS LAST, id DESC)
+-- Search pages by last activity: the last message, or the creation of a conversation without one.
+CREATE INDEX conversations_recent ON conversations (location_id, (coalesce(last_message_date, created_at)) DESC, id DESC)
   WHERE deleted_at IS NULL;
 CREATE INDEX conversations_contact ON conversations (location_id, contact_id);
 
