@@ -1,23 +1,35 @@
-// autocannon ships no types: just the part of its programmatic API the bench uses.
+// autocannon ships no types: just the part of its programmatic API the benches use.
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
-  interface Options {
+  /** One request of a sequence; setupRequest may change it (body included) before each send. */
+  export interface RequestSpec {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    setupRequest?: (req: RequestSpec, context: Record<string, unknown>) => RequestSpec;
+  }
+
+  export interface Options {
     url: string;
     connections?: number;
     pipelining?: number;
     duration?: number;
+    method?: string;
     headers?: Record<string, string>;
+    body?: string | Buffer;
+    requests?: RequestSpec[];
   }
 
-  interface Histogram {
+  export interface Histogram {
     average: number;
     p50: number;
     p99: number;
     total: number;
   }
 
-  interface Result {
+  export interface Result {
     duration: number;
     requests: Histogram;
     latency: Histogram;

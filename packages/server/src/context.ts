@@ -4,6 +4,7 @@ import type { OutboxRelay } from './bus/relay.js';
 import type { Config } from './config.js';
 import type { KeyVerifier } from './core/keys/service.js';
 import type { RateLimiter } from './http/rate-limit.js';
+import type { JobWorker } from './jobs/worker.js';
 import type { Db } from './storage/db.js';
 
 /** Everything a request handler may reach; built once by `startCharla` (or a test). */
@@ -12,6 +13,8 @@ export interface AppContext {
   db: Db;
   bus: Bus;
   relay: OutboxRelay;
+  /** Runs durable jobs (scheduled sends, deliveries) on this node. */
+  jobs: JobWorker;
   keys: KeyVerifier;
   limiter: RateLimiter;
   log: Logger;

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   try {
     await charla.app.listen({ port: config.port, host: config.host });
   } catch (err) {
-    process.stderr.write(`Charla could not listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `Charla could not listen on ${config.host}:${config.port}: ${(err as Error).message}\n`,
+    );
     await charla.stop().catch(() => {});
     process.exit(1);
   }

@@ -19,7 +19,14 @@ export async function enqueueJob(q: Queryable, job: NewJob): Promise<number> {
   const { rows } = await q.query<{ id: string }>(
     `INSERT INTO jobs (location_id, kind, payload, run_at, max_attempts, ref)
      VALUES ($1, $2, $3, coalesce($4, now()), $5, $6) RETURNING id`,
-    [job.locationId, job.kind, JSON.stringify(job.payload), job.runAt ?? null, job.maxAttempts ?? 8, job.ref ?? null],
+    [
+      job.locationId,
+      job.kind,
+      JSON.stringify(job.payload),
+      job.runAt ?? null,
+      job.maxAttempts ?? 8,
+      job.ref ?? null,
+    ],
   );
   await q.query(`NOTIFY ${JOBS_CHANNEL}`);
   return Number(rows[0]!.id);

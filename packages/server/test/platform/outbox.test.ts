@@ -216,7 +216,8 @@ describe('outbox and bus', () => {
       // Deliveries per outbox id, by id: two relays publish concurrently, so arrival order is free.
       const count = (messages: BusMessage[]) => {
         const n = new Map<number, number>();
-        for (const m of messages) if (m.id !== null && m.id > Number(start[0]!.id)) n.set(m.id, (n.get(m.id) ?? 0) + 1);
+        for (const m of messages)
+          if (m.id !== null && m.id > Number(start[0]!.id)) n.set(m.id, (n.get(m.id) ?? 0) + 1);
         return new Map([...n].sort((x, y) => x[0] - y[0]));
       };
       if (redis) {

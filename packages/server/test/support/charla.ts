@@ -61,6 +61,8 @@ export async function startTestNode(
     });
     const address = charla.app.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    // The port is known only now: links the node hands out (media, snippets) must point here.
+    charla.ctx.config.publicUrl = url;
     return {
       charla,
       url,

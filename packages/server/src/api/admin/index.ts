@@ -8,6 +8,8 @@ import { createLocation, getLocation, listLocations, updateLocation } from '../.
 import { createUser, listUsers } from '../../core/users/service.js';
 import { authenticate, requireLocation } from '../../http/auth.js';
 import { adminErrorHandler } from './errors.js';
+import { providersAdminApi } from './providers.js';
+import { transcriptRoutes } from './transcripts.js';
 
 const tags = ['Admin'];
 const str = (maxLength: number) => ({ type: 'string', maxLength });
@@ -66,6 +68,9 @@ export async function adminApi(app: FastifyInstance, ctx: AppContext): Promise<v
       return { location: await updateLocation(db, req.params.id, req.body) };
     },
   );
+
+  await providersAdminApi(app, ctx);
+  await transcriptRoutes(app, ctx);
 
   app.get('/admin/v1/users', { config, schema: { tags, summary: 'List users' } }, async (req) => ({
     users: await listUsers(db, visibleLocations(req.principal!)),

@@ -52,6 +52,14 @@ const SORT_COLUMN: Record<SortBy, string> = {
   score_profile: 'coalesce(c.score, 0)',
 };
 
+/**
+ * A contact's first and last name as concat_ws(' ', first_name, last_name) gives them (NULLs
+ * skipped, '' when both are NULL), in immutable operators so that an index can hold it: migration
+ * 002's contacts_full_name_trgm is on exactly this expression.
+ */
+const FULL_NAME = (k: string) =>
+  `coalesce(${k}.first_name || ' ' || ${k}.last_name, ${k}.first_name, ${k}.last_name, '')`;
+
 /** Escapes LIKE wildcards so the words a user types match literally. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
@@ -110,15 +118,22 @@ export async function searchConversations(
   if (f.tags?.length) add((p) => `c.tags && ${p}::text[]`, f.tags);
   const q = f.query?.trim();
   if (q) {
-    // Trigram indexes make these substring matches fast; message bodies are searched within the
-    // location first, so the cost follows the matches, not the table.
     params.push(`%${likeEscape(q)}%`);
     const p = `$${params.length}`;
-    where.push(`(
-      k.name ILIKE ${p} OR k.email ILIKE ${p} OR k.phone ILIKE ${p}
-      OR concat_ws(' ', k.first_name, k.last_name) ILIKE ${p}
-      OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.location_id = $1 AND m.body ILIKE ${p})
-    )`);
+    // The conversations whose contact matches (name, first and last name, email or phone), and
+    // those with a matching message body: a union, not an OR across the join, so that each side
+    // can use its trigram indexes (migration 002: contacts_*_trgm, messages_body_trgm), and the
+    // message side is a semi-join the planner runs from the index hits (rare words: the cost
+    // follows the matches) or conversation by conversation, stopping at the first matching
+    // message (common words). The full name is concat_ws(' ', first_name, last_name) spelled
+    // with immutable operators, as its index is.
+    where.push(`c.id IN (
+      SELECT kc.id FROM contacts kk JOIN conversations kc ON kc.location_id = kk.location_id AND kc.contact_id = kk.id
+      WHERE kk.location_id = $1 AND (kk.name ILIKE ${p} OR kk.email ILIKE ${p} OR kk.phone ILIKE ${p}
+        OR ${FULL_NAME('kk')} ILIKE ${p})
+      UNION ALL
+      SELECT mc.id FROM conversations mc WHERE mc.location_id = $1 AND EXISTS (
+        SELECT FROM messages m WHERE m.location_id = $1 AND m.conversation_id = mc.id AND m.body ILIKE ${p}))`);
   }
 
   const sortExpr = SORT_COLUMN[page.sortBy];

@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../../storage/db.js';
+import { Db, type Queryable } from '../../storage/db.js';
 import { recordEvent } from '../../storage/outbox.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid, uuidv7 } from '../ids.js';
@@ -341,10 +341,14 @@ export async function locateContact(
   locationIds: ReadonlySet<string> | null,
 ): Promise<string> {
   if (!isUuid(contactId)) throw notFound('Contact');
-  const { rows } = await q.query<{ location_id: string }>(
-    'SELECT location_id FROM contacts WHERE id = $1 AND ($2::uuid[] IS NULL OR location_id = ANY($2::uuid[]))',
-    [contactId, locationIds ? [...locationIds] : null],
-  );
+  const sql =
+    'SELECT location_id FROM contacts WHERE id = $1 AND ($2::uuid[] IS NULL OR location_id = ANY($2::uuid[]))';
+  const params = [contactId, locationIds ? [...locationIds] : null];
+  // Every send and inbound message starts here: a named statement skips parsing and planning.
+  const { rows } =
+    q instanceof Db
+      ? await q.prepared<{ location_id: string }>('charla_locate_contact', sql, params)
+      : await q.query<{ location_id: string }>(sql, params);
   if (!rows[0]) throw notFound('Contact');
   return rows[0].location_id;
 }

@@ -47,15 +47,19 @@ interface ContactRow {
   chat_widget_id: string | null;
 }
 
-/** The contact and, in the same read, its open conversation on the channel (if any). */
+/**
+ * The contact and, in the same read, its open conversation on the channel (if any). A named
+ * statement: every send runs it, and it is parsed and planned once per connection.
+ */
 async function contactOf(
-  q: Queryable,
+  db: Db,
   locationId: string,
   contactId: string,
   channel: string,
 ): Promise<ContactRow> {
   if (!isUuid(contactId)) throw notFound('Contact');
-  const { rows } = await q.query<ContactRow>(
+  const { rows } = await db.prepared<ContactRow>(
+    'charla_contact_of',
     `SELECT k.email, k.phone, c.id AS conversation_id, c.chat_widget_id
      FROM contacts k
      LEFT JOIN conversations c ON c.location_id = k.location_id AND c.contact_id = k.id AND c.channel = $3

@@ -1,5 +1,5 @@
 import { JOBS_CHANNEL } from '../../jobs/queue.js';
-import type { Queryable } from '../../storage/db.js';
+import { Db, type Queryable } from '../../storage/db.js';
 import { OUTBOX_CHANNEL } from '../../storage/outbox.js';
 import { notFound } from '../errors.js';
 import { uuidv7 } from '../ids.js';
@@ -40,11 +40,130 @@ export interface NewMessage {
 /** How much of a body the conversation keeps as its preview. */
 const PREVIEW = 500;
 
+interface Waker {
+  running: boolean;
+  channels: Set<string>;
+}
+const wakers = new WeakMap<Db, Waker>();
+
+/**
+ * NOTIFYs `channel` soon, in a statement of its own, for a write that has committed. Calls made
+ * while one is on its way coalesce into one more, sent after it, so a NOTIFY always follows the
+ * commit it announces. Not awaited: the relay and the workers are asynchronous anyway, and their
+ * polls cover a NOTIFY that is lost (for instance to a closing pool).
+ */
+function wakeAfterCommit(db: Db, channel: string): void {
+  let w = wakers.get(db);
+  if (!w) {
+    w = { running: false, channels: new Set() };
+    wakers.set(db, w);
+  }
+  w.channels.add(channel);
+  if (w.running) return;
+  const waker = w;
+  const send = () => {
+    const channels = [...waker.channels];
+    waker.channels.clear();
+    waker.running = true;
+    db.query('SELECT pg_notify(c, $2) FROM unnest($1::text[]) AS c', [channels, ''])
+      .catch(() => {})
+      .finally(() => {
+        waker.running = false;
+        if (waker.channels.size > 0) send();
+      });
+  };
+  send();
+}
+
+/**
+ * The columns appendMessage returns: named, not `*`, so that a column added to messages later
+ * does not change the result type of a statement that connections have already prepared
+ * (PostgreSQL refuses to run those: "cached plan must not change result type").
+ */
+const MESSAGE_COLUMNS = [
+  'id',
+  'location_id',
+  'conversation_id',
+  'contact_id',
+  'seq',
+  'type',
+  'direction',
+  'status',
+  'body',
+  'html',
+  'subject',
+  'content_type',
+  'attachments',
+  'source',
+  'action',
+  'user_id',
+  'provider_id',
+  'chat_widget_id',
+  'alt_id',
+  'reply_to_id',
+  'email',
+  'call',
+  'error',
+  'meta',
+  'scheduled_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof MessageRow)[];
+// Does not compile when MessageRow gains a field that MESSAGE_COLUMNS lacks.
+true satisfies Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]> extends never ? true : never;
+
+const APPEND_SQL = `WITH conv AS (
+       UPDATE conversations SET
+         last_seq = last_seq + 1,
+         last_message_id = $3,
+         last_message_body = left(coalesce($7, ''), $27),
+         last_message_type = $4,
+         last_message_direction = $5,
+         last_message_action = $13,
+         last_message_provider_id = $15,
+         last_message_date = $24,
+         last_manual_message_date = CASE WHEN $13 = 'manual' THEN $24 ELSE last_manual_message_date END,
+         unread_count = CASE WHEN $5 = 'inbound' THEN unread_count + 1 ELSE unread_count END,
+         inbox = true,
+         updated_at = now()
+       WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL
+       RETURNING id, contact_id, last_seq
+     ), msg AS (
+       INSERT INTO messages (location_id, id, conversation_id, contact_id, seq, type, direction, status, body, html,
+         subject, content_type, attachments, source, action, user_id, provider_id, chat_widget_id, alt_id,
+         reply_to_id, email, call, meta, scheduled_at, idempotency_key, created_at, updated_at)
+       SELECT $1, $3, conv.id, conv.contact_id, conv.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+         $16, $17, $18, $19, $20, $21, $22, $23, $24, $24
+       FROM conv
+       RETURNING ${MESSAGE_COLUMNS.join(', ')}
+     ), event AS (
+       INSERT INTO outbox (location_id, topic, payload)
+       SELECT $1, 'message.created', jsonb_build_object('conversationId', conversation_id, 'messageId', id,
+         'seq', seq, 'direction', direction, 'type', type, 'status', status)
+       FROM msg WHERE $25
+     ), job AS (
+       INSERT INTO jobs (location_id, kind, payload, run_at, ref)
+       SELECT $1, 'message.dispatch', jsonb_build_object('messageId', id), coalesce($22, now()), id::text
+       FROM msg WHERE $26
+     )
+     SELECT msg.*,
+       CASE WHEN $25 AND $28 THEN pg_notify('${OUTBOX_CHANNEL}', '') END AS notified_outbox,
+       CASE WHEN $26 AND $28 THEN pg_notify('${JOBS_CHANNEL}', '') END AS notified_jobs
+     FROM msg`;
+
 /**
  * The message path's one write: in a single statement (so a single round trip and one atomic
  * transaction even outside an explicit one) it takes the conversation's next `seq`, updates its
  * last-message fields and unread count, inserts the message, records the outbox event and
  * queues the delivery job. Row locking on the conversation keeps `seq` gap-free and ordered.
+ *
+ * The relay's and the workers' wake-up calls (NOTIFY) go in that statement only inside a
+ * caller's transaction, which they must follow. Outside one (`q` is the Db) they are sent after
+ * the statement has committed (wakeAfterCommit): a transaction that notifies holds a
+ * database-wide lock from just before its commit until the commit is done, WAL flush included,
+ * so writes that notify commit one at a time and cannot share WAL flushes. A NOTIFY-only
+ * statement writes no WAL and holds that lock only briefly. If the process dies in between, the
+ * event and the job are committed all the same and the relay's and workers' polls pick them up.
  */
 export async function appendMessage(q: Queryable, m: NewMessage): Promise<Message> {
   const at = m.createdAt ?? new Date();
@@ -76,48 +195,18 @@ export async function appendMessage(q: Queryable, m: NewMessage): Promise<Messag
     m.announce !== false, // 25
     m.dispatch === true, // 26
     PREVIEW, // 27
+    // NOTIFY in the statement only inside a caller's transaction (see above).
+    !(q instanceof Db), // 28
   ];
-  const { rows } = await q.query<MessageRow>(
-    `WITH conv AS (
-       UPDATE conversations SET
-         last_seq = last_seq + 1,
-         last_message_id = $3,
-         last_message_body = left(coalesce($7, ''), $27),
-         last_message_type = $4,
-         last_message_direction = $5,
-         last_message_action = $13,
-         last_message_provider_id = $15,
-         last_message_date = $24,
-         last_manual_message_date = CASE WHEN $13 = 'manual' THEN $24 ELSE last_manual_message_date END,
-         unread_count = CASE WHEN $5 = 'inbound' THEN unread_count + 1 ELSE unread_count END,
-         inbox = true,
-         updated_at = now()
-       WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL
-       RETURNING id, contact_id, last_seq
-     ), msg AS (
-       INSERT INTO messages (location_id, id, conversation_id, contact_id, seq, type, direction, status, body, html,
-         subject, content_type, attachments, source, action, user_id, provider_id, chat_widget_id, alt_id,
-         reply_to_id, email, call, meta, scheduled_at, idempotency_key, created_at, updated_at)
-       SELECT $1, $3, conv.id, conv.contact_id, conv.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-         $16, $17, $18, $19, $20, $21, $22, $23, $24, $24
-       FROM conv
-       RETURNING *
-     ), event AS (
-       INSERT INTO outbox (location_id, topic, payload)
-       SELECT $1, 'message.created', jsonb_build_object('conversationId', conversation_id, 'messageId', id,
-         'seq', seq, 'direction', direction, 'type', type, 'status', status)
-       FROM msg WHERE $25
-     ), job AS (
-       INSERT INTO jobs (location_id, kind, payload, run_at, ref)
-       SELECT $1, 'message.dispatch', jsonb_build_object('messageId', id), coalesce($22, now()), id::text
-       FROM msg WHERE $26
-     )
-     SELECT msg.*,
-       CASE WHEN $25 THEN pg_notify('${OUTBOX_CHANNEL}', '') END AS notified_outbox,
-       CASE WHEN $26 THEN pg_notify('${JOBS_CHANNEL}', '') END AS notified_jobs
-     FROM msg`,
-    params,
-  );
+  // Outside a transaction a named statement: parsed and planned once per connection.
+  const { rows } =
+    q instanceof Db
+      ? await q.prepared<MessageRow>('charla_append_message', APPEND_SQL, params)
+      : await q.query<MessageRow>(APPEND_SQL, params);
   if (!rows[0]) throw notFound('Conversation');
+  if (q instanceof Db) {
+    if (m.announce !== false) wakeAfterCommit(q, OUTBOX_CHANNEL);
+    if (m.dispatch === true) wakeAfterCommit(q, JOBS_CHANNEL);
+  }
   return toMessage(rows[0]);
 }

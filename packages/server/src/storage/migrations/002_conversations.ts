@@ -2,6 +2,8 @@
 // idempotency records. Keys lead with location_id, as everywhere.
 export const sql = `
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- GIN operator classes for plain types: trigram indexes led by location_id.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 CREATE TABLE contacts (
   location_id    uuid NOT NULL REFERENCES locations (id) ON DELETE CASCADE,
@@ -22,6 +24,13 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_id ON contacts (id);
 CREATE UNIQUE INDEX contacts_email ON contacts (location_id, lower(email)) WHERE email IS NOT NULL;
 CREATE UNIQUE INDEX contacts_phone ON contacts (location_id, phone) WHERE phone IS NOT NULL;
+-- Conversation search matches substrings of these (core/conversations/search.ts); the full name
+-- is concat_ws(' ', first_name, last_name) in immutable operators, as the search spells it.
+CREATE INDEX contacts_name_trgm ON contacts USING gin (location_id, name gin_trgm_ops);
+CREATE INDEX contacts_full_name_trgm ON contacts USING gin (location_id,
+  (coalesce(first_name || ' ' || last_name, first_name, last_name, '')) gin_trgm_ops);
+CREATE INDEX contacts_email_trgm ON contacts USING gin (location_id, email gin_trgm_ops);
+CREATE INDEX contacts_phone_trgm ON contacts USING gin (location_id, phone gin_trgm_ops);
 
 -- A conversation provider delivers outbound messages of one type (SMS, WhatsApp, Custom, ...)
 -- to the location's own carrier or app, and reports their status back.
@@ -140,7 +149,8 @@ CREATE TABLE messages (
 CREATE INDEX messages_id ON messages (id);
 CREATE INDEX messages_location_time ON messages (location_id, created_at, id);
 CREATE UNIQUE INDEX messages_idempotency ON messages (location_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX messages_body_trgm ON messages USING gin (body gin_trgm_ops);
+-- Search's substring match on bodies, within one location.
+CREATE INDEX messages_body_trgm ON messages USING gin (location_id, body gin_trgm_ops);
 
 CREATE TABLE media (
   location_id      uuid NOT NULL REFERENCES locations (id) ON DELETE CASCADE,
