@@ -104,6 +104,8 @@ export async function searchConversations(
   if (f.lastMessageType) add((p) => `c.last_message_type = ${p}`, f.lastMessageType);
   if (f.lastMessageAction) add((p) => `c.last_message_action = ${p}`, f.lastMessageAction);
   if (f.lastMessageDirection) add((p) => `c.last_message_direction = ${p}`, f.lastMessageDirection);
+  checkEpoch('startDate', f.startDate);
+  checkEpoch('endDate', f.endDate);
   if (f.startDate !== undefined) add((p) => `c.created_at >= to_timestamp(${p}::float8 / 1000)`, f.startDate);
   if (f.endDate !== undefined) add((p) => `c.created_at <= to_timestamp(${p}::float8 / 1000)`, f.endDate);
   if (f.scoreMin !== undefined) add((p) => `c.score >= ${p}`, f.scoreMin);
@@ -145,6 +147,7 @@ export async function searchConversations(
     const [value, afterId] = page.startAfter;
     const n = Number(value);
     if (!Number.isFinite(n)) throw invalid(['startAfterDate must be the sort value of the last item']);
+    if (page.sortBy !== 'score_profile') checkEpoch('startAfterDate', n);
     const cmp = dir === 'DESC' ? '<' : '>';
     const valueSql =
       page.sortBy === 'score_profile'
@@ -182,4 +185,13 @@ export async function searchConversations(
     };
   });
   return { hits, total };
+}
+
+/** The dates a JavaScript client can represent (±100,000,000 days around 1970), epoch ms. */
+const MAX_EPOCH_MS = 8.64e15;
+
+function checkEpoch(name: string, value: number | undefined): void {
+  if (value !== undefined && !(Math.abs(value) <= MAX_EPOCH_MS)) {
+    throw invalid([`${name} must be a date in epoch milliseconds`]);
+  }
 }

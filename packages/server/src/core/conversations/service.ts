@@ -3,6 +3,9 @@ import { recordEvent } from '../../storage/outbox.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid, uuidv7 } from '../ids.js';
 
+/** What a client said about a conversation: LeadConnector types it as a string in v1 and an object in v2. */
+export type Feedback = string | Record<string, unknown>;
+
 export type ConversationChannel = 'default' | 'live_chat' | 'review';
 
 export interface Conversation {
@@ -22,7 +25,7 @@ export interface Conversation {
   starred: boolean;
   inbox: boolean;
   tags: string[];
-  feedback: string | null;
+  feedback: Feedback | null;
   score: number | null;
   unreadCount: number;
   lastSeq: number;
@@ -66,7 +69,7 @@ interface Row {
   starred: boolean;
   inbox: boolean;
   tags: string[];
-  feedback: string | null;
+  feedback: Feedback | null;
   score: string | null;
   unread_count: number;
   last_seq: string;
@@ -181,11 +184,15 @@ export async function openConversation(
   q: Queryable,
   input: OpenConversationInput,
 ): Promise<{ conversation: Conversation; created: boolean }> {
+  // Ids that are not UUIDs name nothing; checked first, since PostgreSQL refuses the cast.
+  if (!isUuid(input.locationId) || !isUuid(input.contactId)) throw notFound('Contact');
+  // Each review is a thread of its own; every other channel has one open thread per contact.
+  const reviewKey = input.channel === 'review' ? (input.reviewId ?? '') : '';
   const select = () =>
     q.query<Row>(
       `SELECT * FROM conversations WHERE location_id = $1 AND contact_id = $2 AND channel = $3
-       AND status = 'open' AND deleted_at IS NULL`,
-      [input.locationId, input.contactId, input.channel],
+       AND coalesce(review_id, '') = $4 AND status = 'open' AND deleted_at IS NULL`,
+      [input.locationId, input.contactId, input.channel, reviewKey],
     );
   const existing = await select();
   if (existing.rows[0]) return { conversation: toConversation(existing.rows[0]), created: false };
@@ -195,7 +202,8 @@ export async function openConversation(
     `INSERT INTO conversations (location_id, id, contact_id, channel, type, chat_widget_id, review_id, created_at,
        updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-     ON CONFLICT (location_id, contact_id, channel) WHERE status = 'open' AND deleted_at IS NULL DO NOTHING
+     ON CONFLICT (location_id, contact_id, channel, (coalesce(review_id, '')))
+       WHERE status = 'open' AND deleted_at IS NULL DO NOTHING
      RETURNING *`,
     [
       input.locationId,
@@ -204,7 +212,7 @@ export async function openConversation(
       input.channel,
       input.type ?? (input.channel === 'review' ? 'TYPE_REVIEW' : 'TYPE_PHONE'),
       input.chatWidgetId ?? null,
-      input.reviewId ?? null,
+      input.channel === 'review' ? (input.reviewId ?? null) : null,
       new Date(),
     ],
   );
@@ -240,7 +248,13 @@ export async function createConversation(
   });
 }
 
-async function checkUsers(q: Queryable, locationId: string, ids: string[], field: string): Promise<void> {
+/** Throws a validation error unless every id names a user of the location. */
+export async function checkUsers(
+  q: Queryable,
+  locationId: string,
+  ids: string[],
+  field: string,
+): Promise<void> {
   if (ids.length === 0) return;
   if (!ids.every(isUuid)) throw invalid([`${field} must name users of this location`]);
   const { rows } = await q.query<{ n: number }>(
@@ -253,7 +267,7 @@ async function checkUsers(q: Queryable, locationId: string, ids: string[], field
 export interface ConversationChange {
   unreadCount?: number;
   starred?: boolean;
-  feedback?: string | null;
+  feedback?: Feedback | null;
   /** A user of the location, or null to unassign. */
   assignedTo?: string | null;
   departmentId?: string | null;
@@ -295,7 +309,7 @@ export async function updateConversation(
           change.unreadCount ?? null,
           change.starred ?? null,
           change.feedback !== undefined,
-          change.feedback ?? null,
+          change.feedback == null ? null : JSON.stringify(change.feedback),
           change.assignedTo !== undefined,
           change.assignedTo ?? null,
           change.departmentId !== undefined,

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { Db, Queryable } from '../../storage/db.js';
 import { isUniqueViolation } from '../../storage/db.js';
-import { openConversation } from '../conversations/service.js';
+import { checkUsers, openConversation } from '../conversations/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { type EmailData, type Message, type MessageRow, toMessage } from './model.js';
@@ -83,11 +83,18 @@ async function hasSmtp(q: Queryable, locationId: string): Promise<{ from_address
 async function providerFor(q: Queryable, locationId: string, type: string, id?: string): Promise<string> {
   if (id !== undefined) {
     if (!isUuid(id)) throw notFound('Conversation provider');
-    const { rows } = await q.query<{ id: string }>(
-      'SELECT id FROM conversation_providers WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL',
+    const { rows } = await q.query<{ id: string; type: string }>(
+      'SELECT id, type FROM conversation_providers WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL',
       [locationId, id],
     );
     if (!rows[0]) throw notFound('Conversation provider');
+    // A provider delivers the one type it was registered for: its status reports would otherwise
+    // land on messages it cannot carry.
+    if (rows[0].type !== type) {
+      throw invalid([
+        `conversationProviderId is a ${rows[0].type} provider: it cannot deliver ${type} messages`,
+      ]);
+    }
     return rows[0].id;
   }
   const { rows } = await q.query<{ id: string }>(
@@ -171,6 +178,10 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
     if (list?.some((a) => !EMAIL.test(a))) problems.push(`${field} must contain email addresses`);
   }
   if (problems.length) throw invalid(problems);
+  // The author is one of the location's users: the message shows as theirs in every inbox.
+  if (input.userId) {
+    await checkUsers(db, input.locationId, [input.userId], 'userId');
+  }
 
   // Reads first, outside any transaction; the write is then one statement when the conversation
   // exists (the common case), or a short transaction that opens it first.

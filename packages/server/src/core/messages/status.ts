@@ -4,6 +4,7 @@ import { recordEvent } from '../../storage/outbox.js';
 import { AppError, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { CALL_TYPES, type EmailData, type Message, type MessageRow, toMessage } from './model.js';
+import { forgetLastMessage } from './store.js';
 
 async function lockMessage(q: Queryable, locationId: string, id: string): Promise<MessageRow> {
   if (!isUuid(id)) throw notFound('Message');
@@ -93,11 +94,9 @@ export async function setCallAttachments(
   return db.tx(async (tx) => {
     const loc = await locate(tx, messageId, locationIds);
     const m = await lockMessage(tx, loc, messageId);
-    // LeadConnector allows it for custom-provider calls and for calls logged from outside.
-    const external =
-      m.type === 'TYPE_CUSTOM_CALL' ||
-      (m.type === 'TYPE_CALL' && (m.provider_id !== null || m.alt_id !== null || m.call !== null));
-    if (!CALL_TYPES.includes(m.type) || !external) {
+    // LeadConnector allows it for custom-provider calls and for calls logged from outside. Charla
+    // places no calls itself: every call message was logged from outside (inbound/outbound).
+    if (!CALL_TYPES.includes(m.type)) {
       throw new AppError(
         'forbidden',
         'Attachments can only be set on custom-provider or external call messages',
@@ -218,6 +217,7 @@ export async function cancelScheduledMessage(
     const canceled = await cancelJobs(tx, loc, messageId);
     if (canceled === 0) return false;
     await tx.query('DELETE FROM messages WHERE location_id = $1 AND id = $2', [loc, messageId]);
+    await forgetLastMessage(tx, loc, m.conversation_id, messageId);
     await recordEvent(tx, {
       locationId: loc,
       topic: 'message.deleted',

@@ -112,17 +112,25 @@ const MESSAGE_COLUMNS = [
 // Does not compile when MessageRow gains a field that MESSAGE_COLUMNS lacks.
 true satisfies Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]> extends never ? true : never;
 
+/**
+ * Whether the appended message is the conversation's latest: a message imported with an older
+ * date takes its seq but leaves the preview and the activity date to the newer one. The action
+ * shown is that of the last outbound message: a contact's reply does not hide the agent's.
+ */
+const NEWEST = '(last_message_date IS NULL OR $24 >= last_message_date)';
+
 const APPEND_SQL = `WITH conv AS (
        UPDATE conversations SET
          last_seq = last_seq + 1,
-         last_message_id = $3,
-         last_message_body = left(coalesce($7, ''), $27),
-         last_message_type = $4,
-         last_message_direction = $5,
-         last_message_action = $13,
-         last_message_provider_id = $15,
-         last_message_date = $24,
-         last_manual_message_date = CASE WHEN $13 = 'manual' THEN $24 ELSE last_manual_message_date END,
+         last_message_id = CASE WHEN ${NEWEST} THEN $3 ELSE last_message_id END,
+         last_message_body = CASE WHEN ${NEWEST} THEN left(coalesce($7, ''), $27) ELSE last_message_body END,
+         last_message_type = CASE WHEN ${NEWEST} THEN $4 ELSE last_message_type END,
+         last_message_direction = CASE WHEN ${NEWEST} THEN $5 ELSE last_message_direction END,
+         last_message_action = CASE WHEN ${NEWEST} AND $5 = 'outbound' THEN $13 ELSE last_message_action END,
+         last_message_provider_id = CASE WHEN ${NEWEST} THEN $15 ELSE last_message_provider_id END,
+         last_message_date = CASE WHEN ${NEWEST} THEN $24 ELSE last_message_date END,
+         last_manual_message_date = CASE WHEN $13 = 'manual'
+           THEN greatest(last_manual_message_date, $24) ELSE last_manual_message_date END,
          unread_count = CASE WHEN $5 = 'inbound' THEN unread_count + 1 ELSE unread_count END,
          inbox = true,
          updated_at = now()
@@ -209,4 +217,31 @@ export async function appendMessage(q: Queryable, m: NewMessage): Promise<Messag
     if (m.dispatch === true) wakeAfterCommit(q, JOBS_CHANNEL);
   }
   return toMessage(rows[0]);
+}
+
+/**
+ * Points the conversation's last-message fields at its latest remaining message after
+ * `removedId` was deleted (a canceled scheduled send); nothing changes when they named another.
+ */
+export async function forgetLastMessage(
+  q: Queryable,
+  locationId: string,
+  conversationId: string,
+  removedId: string,
+): Promise<void> {
+  await q.query(
+    `UPDATE conversations c SET
+       (last_message_id, last_message_body, last_message_type, last_message_direction,
+        last_message_provider_id, last_message_date) = (
+         SELECT m.id, left(coalesce(m.body, ''), $4), m.type, m.direction, m.provider_id, m.created_at
+         FROM messages m WHERE m.location_id = c.location_id AND m.conversation_id = c.id
+         ORDER BY m.created_at DESC, m.seq DESC LIMIT 1),
+       last_message_action = (
+         SELECT m.action FROM messages m
+         WHERE m.location_id = c.location_id AND m.conversation_id = c.id AND m.direction = 'outbound'
+         ORDER BY m.created_at DESC, m.seq DESC LIMIT 1),
+       updated_at = now()
+     WHERE c.location_id = $1 AND c.id = $2 AND c.last_message_id = $3`,
+    [locationId, conversationId, removedId, PREVIEW],
+  );
 }

@@ -5,6 +5,7 @@ import {
   type Conversation,
   createConversation,
   deleteConversation,
+  type Feedback,
   findConversationById,
   updateConversation,
 } from '../../../core/conversations/service.js';
@@ -176,18 +177,10 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext):
       requireLocation(req, b.locationId);
       const c = await accessible(req, req.params.conversationId);
       if (c.locationId !== b.locationId) throw notFound('Conversation');
-      const feedback = b.feedback;
       const updated = await updateConversation(db, c.locationId, c.id, {
         unreadCount: b.unreadCount as number | undefined,
         starred: b.starred as boolean | undefined,
-        feedback:
-          feedback === undefined
-            ? undefined
-            : feedback === null
-              ? null
-              : typeof feedback === 'string'
-                ? feedback
-                : JSON.stringify(feedback),
+        feedback: b.feedback as Feedback | undefined,
         assignedTo: b.assignedTo as string | null | undefined,
         departmentId: b.departmentId as string | null | undefined,
         followers: b.followers as string[] | undefined,
