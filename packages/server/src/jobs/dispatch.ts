@@ -1,9 +1,10 @@
 import { isUuid } from '../core/ids.js';
+import type { EmailData, MessageRow as StoredMessage } from '../core/messages/model.js';
 import { findProvider, findProviderForSend, type ProviderWithSecret } from '../core/providers/service.js';
 import { getSmtpConfig } from '../core/smtp/service.js';
 import type { Db, Queryable } from '../storage/db.js';
 import { recordEvent } from '../storage/outbox.js';
-import { buildMail, classifySmtpError, type MessageEmail, sendMail } from './email.js';
+import { buildMail, classifySmtpError, sendMail } from './email.js';
 import { DeliveryError, deliver } from './provider-delivery.js';
 import { BlockedTargetError } from './ssrf.js';
 import { type Job, type JobContext, type JobWorker, PermanentJobError } from './worker.js';
@@ -21,24 +22,26 @@ export interface DispatchOptions {
   providerTimeoutMs?: number;
 }
 
-export interface MessageRow {
-  location_id: string;
-  id: string;
-  conversation_id: string;
-  contact_id: string;
-  seq: string;
-  type: string;
-  direction: 'inbound' | 'outbound';
-  status: string;
-  body: string | null;
-  html: string | null;
-  subject: string | null;
-  attachments: string[];
-  user_id: string | null;
-  provider_id: string | null;
-  email: MessageEmail | null;
-  meta: Record<string, unknown>;
-}
+/** The columns delivery reads (loadMessage). */
+type MessageRow = Pick<
+  StoredMessage,
+  | 'location_id'
+  | 'id'
+  | 'conversation_id'
+  | 'contact_id'
+  | 'seq'
+  | 'type'
+  | 'direction'
+  | 'status'
+  | 'body'
+  | 'html'
+  | 'subject'
+  | 'attachments'
+  | 'user_id'
+  | 'provider_id'
+  | 'email'
+  | 'meta'
+>;
 
 /** The provider-facing channel name (ProviderOutboundMessage `type`) of a stored message type. */
 const CHANNEL: Record<string, string> = {
@@ -137,7 +140,7 @@ async function releaseLiveChat(db: Db, msg: MessageRow): Promise<void> {
 }
 
 async function sendEmail(db: Db, msg: MessageRow, ctx: JobContext, options: DispatchOptions): Promise<void> {
-  const email = msg.email ?? {};
+  const email: EmailData = msg.email ?? { to: [] };
   if (email.sentAt) return;
   const fail = async (code: string, message: string) => {
     await changeMessage(db, msg, { status: 'failed', error: { code, type: 'smtp', message } });
@@ -212,7 +215,7 @@ async function deliverToProvider(
     'SELECT phone FROM contacts WHERE location_id = $1 AND id = $2',
     [msg.location_id, msg.contact_id],
   );
-  const email = msg.email ?? {};
+  const email: EmailData = msg.email ?? { to: [] };
   const isEmail = (channel ?? provider.type) === 'Email';
   const join = (v: string[] | string | undefined) => (Array.isArray(v) ? v.join(', ') : v);
   const payload: Record<string, unknown> = {

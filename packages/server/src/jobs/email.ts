@@ -1,22 +1,6 @@
 import nodemailer from 'nodemailer';
+import type { EmailData } from '../core/messages/model.js';
 import type { SmtpConfig } from '../core/smtp/service.js';
-
-/** The `email` jsonb of a message, as the send path writes it and the mailer completes it. */
-export interface MessageEmail {
-  from?: string;
-  to?: string[] | string;
-  cc?: string[] | string;
-  bcc?: string[] | string;
-  replyTo?: string;
-  /** The Message-ID header of the email this one replies to. */
-  inReplyTo?: string;
-  /** The thread's Message-ID headers, oldest first. */
-  references?: string[] | string;
-  /** This email's own Message-ID header, set when it is sent. */
-  messageIdHeader?: string;
-  sentAt?: string;
-  [k: string]: unknown;
-}
 
 export interface EmailContent {
   messageId: string;
@@ -24,7 +8,7 @@ export interface EmailContent {
   body: string | null;
   html: string | null;
   attachments: string[];
-  email: MessageEmail;
+  email: EmailData;
 }
 
 /** The outcome of a failed send: permanent failures are not retried. */

@@ -41,6 +41,9 @@ export interface EmailData {
   messageIdHeader?: string;
   inReplyTo?: string;
   references?: string[];
+  replyTo?: string;
+  /** When the mailer handed it to the SMTP server (ISO): a retried job does not send it twice. */
+  sentAt?: string;
   /** Delivery events reported by a custom email provider. */
   events?: Record<string, number>;
   firstEventAt?: Record<string, string>;

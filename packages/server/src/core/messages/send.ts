@@ -9,7 +9,11 @@ import { appendMessage } from './store.js';
 import { conversationChannelFor, conversationTypeFor, messageTypeFor, type SendType } from './types.js';
 
 export interface SendInput {
-  locationId: string;
+  /**
+   * Where the contact must be: one location, or any of a key's locations (null: any location).
+   * The contact's own location is then the message's.
+   */
+  locationId: string | ReadonlySet<string> | null;
   contactId: string;
   type: SendType;
   message?: string;
@@ -41,6 +45,7 @@ export interface SendResult {
 }
 
 interface ContactRow {
+  location_id: string;
   email: string | null;
   phone: string | null;
   conversation_id: string | null;
@@ -53,19 +58,20 @@ interface ContactRow {
  */
 async function contactOf(
   db: Db,
-  locationId: string,
+  within: string | ReadonlySet<string> | null,
   contactId: string,
   channel: string,
 ): Promise<ContactRow> {
   if (!isUuid(contactId)) throw notFound('Contact');
+  const locations = within === null ? null : typeof within === 'string' ? [within] : [...within];
   const { rows } = await db.prepared<ContactRow>(
     'charla_contact_of',
-    `SELECT k.email, k.phone, c.id AS conversation_id, c.chat_widget_id
+    `SELECT k.location_id, k.email, k.phone, c.id AS conversation_id, c.chat_widget_id
      FROM contacts k
      LEFT JOIN conversations c ON c.location_id = k.location_id AND c.contact_id = k.id AND c.channel = $3
        AND c.status = 'open' AND c.deleted_at IS NULL
-     WHERE k.location_id = $1 AND k.id = $2`,
-    [locationId, contactId, channel],
+     WHERE k.id = $2 AND ($1::uuid[] IS NULL OR k.location_id = ANY($1::uuid[]))`,
+    [locations, contactId, channel],
   );
   if (!rows[0]) throw notFound('Contact');
   return rows[0];
@@ -151,10 +157,6 @@ async function findByIdempotencyKey(
  * location's conversation provider, both through the job queue.
  */
 export async function sendMessage(db: Db, input: SendInput): Promise<SendResult> {
-  if (input.idempotencyKey) {
-    const earlier = await findByIdempotencyKey(db, input.locationId, input.idempotencyKey);
-    if (earlier) return { message: earlier, replayed: true };
-  }
   const problems: string[] = [];
   const scheduledAt =
     input.scheduledTimestamp === undefined
@@ -178,31 +180,37 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
     if (list?.some((a) => !EMAIL.test(a))) problems.push(`${field} must contain email addresses`);
   }
   if (problems.length) throw invalid(problems);
-  // The author is one of the location's users: the message shows as theirs in every inbox.
-  if (input.userId) {
-    await checkUsers(db, input.locationId, [input.userId], 'userId');
-  }
-
   // Reads first, outside any transaction; the write is then one statement when the conversation
-  // exists (the common case), or a short transaction that opens it first.
+  // exists (the common case), or a short transaction that opens it first. One read finds the
+  // contact, its location and its open conversation.
   const channel = conversationChannelFor(input.type);
   const contact = await contactOf(db, input.locationId, input.contactId, channel);
+  const locationId = contact.location_id;
+  if (input.idempotencyKey) {
+    const earlier = await findByIdempotencyKey(db, locationId, input.idempotencyKey);
+    if (earlier) return { message: earlier, replayed: true };
+  }
+  // The author is one of the location's users: the message shows as theirs in every inbox.
+  if (input.userId) {
+    await checkUsers(db, locationId, [input.userId], 'userId');
+  }
+
   const type = messageTypeFor(input.type);
   let providerId: string | null = null;
   let email: EmailData | null = null;
   let replyToId: string | null = null;
   if (isEmail) {
-    const smtp = await hasSmtp(db, input.locationId);
+    const smtp = await hasSmtp(db, locationId);
     if (!smtp && !input.conversationProviderId) {
       throw new AppError('bad_request', 'No email server is configured for this location.');
     }
     if (input.conversationProviderId) {
-      providerId = await providerFor(db, input.locationId, 'Email', input.conversationProviderId);
+      providerId = await providerFor(db, locationId, 'Email', input.conversationProviderId);
     }
     const to = input.emailTo ?? contact.email;
     if (!to) throw invalid(['the contact has no email address: give emailTo']);
     const threading = input.replyMessageId
-      ? await replyThreading(db, input.locationId, input.replyMessageId)
+      ? await replyThreading(db, locationId, input.replyMessageId)
       : undefined;
     replyToId = threading?.replyToId ?? null;
     const cc = [
@@ -226,7 +234,7 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
           : {}),
     };
   } else if (input.type !== 'Live_Chat') {
-    providerId = await providerFor(db, input.locationId, input.type, input.conversationProviderId);
+    providerId = await providerFor(db, locationId, input.type, input.conversationProviderId);
     if (!contact.phone && !input.toNumber && ['SMS', 'WhatsApp', 'RCS'].includes(input.type)) {
       throw invalid(['the contact has no phone number: give toNumber']);
     }
@@ -234,7 +242,7 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
 
   const liveNow = input.type === 'Live_Chat' && !scheduledAt;
   const draft = (conversationId: string, chatWidgetId: string | null) => ({
-    locationId: input.locationId,
+    locationId: locationId,
     conversationId,
     type,
     direction: 'outbound' as const,
@@ -268,7 +276,7 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
     }
     return await db.tx(async (tx: PoolClient) => {
       const { conversation } = await openConversation(tx, {
-        locationId: input.locationId,
+        locationId: locationId,
         contactId: input.contactId,
         channel,
         type: conversationTypeFor(input.type),
@@ -279,7 +287,7 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
   } catch (err) {
     // A concurrent retry with the same key won the race: answer with its message.
     if (input.idempotencyKey && isUniqueViolation(err, 'messages_idempotency')) {
-      const earlier = await findByIdempotencyKey(db, input.locationId, input.idempotencyKey);
+      const earlier = await findByIdempotencyKey(db, locationId, input.idempotencyKey);
       if (earlier) return { message: earlier, replayed: true };
     }
     throw err;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { locationChannel } from '../../../bus/bus.js';
 import type { AppContext } from '../../../context.js';
-import { findConversationById, getConversation, locateContact } from '../../../core/conversations/service.js';
-import { AppError, invalid, notFound } from '../../../core/errors.js';
+import { findConversationById, locateContact } from '../../../core/conversations/service.js';
+import { announceTyping } from '../../../core/conversations/typing.js';
+import { invalid, notFound } from '../../../core/errors.js';
 import { canAccessLocation } from '../../../core/keys/principal.js';
 import { addExternalMessage, type InboundInput } from '../../../core/messages/inbound.js';
 import { exportMessages, getEmailMessage, getMessage, listMessages } from '../../../core/messages/read.js';
@@ -133,13 +133,12 @@ export async function messageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     },
     async (req) => {
       const b = req.body;
-      const locationId = await locateContact(db, b.contactId, reach(req));
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 200)) {
         throw invalid(['Idempotency-Key must be 1 to 200 characters']);
       }
       const { message } = await sendMessage(db, {
-        locationId,
+        locationId: reach(req),
         contactId: b.contactId,
         type: b.type,
         message: b.message as string | undefined,
@@ -484,21 +483,12 @@ export async function messageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     async (req, reply) => {
       const b = req.body;
       requireLocation(req, b.locationId);
-      const c = await getConversation(db, b.locationId, b.conversationId);
-      if (c.channel !== 'live_chat')
-        throw new AppError('bad_request', 'Typing applies to live chat conversations only');
-      // Typing is ephemeral: straight to the bus, never stored.
-      await ctx.bus.publish(locationChannel(c.locationId), {
-        id: null,
-        topic: 'typing',
-        locationId: c.locationId,
-        payload: {
-          conversationId: c.id,
-          visitorId: b.visitorId,
-          isTyping: b.isTyping === true || b.isTyping === 'true',
-          from: 'agent',
-        },
-        at: new Date().toISOString(),
+      await announceTyping(db, ctx.bus, {
+        locationId: b.locationId,
+        conversationId: b.conversationId,
+        visitorId: b.visitorId,
+        isTyping: b.isTyping === true || b.isTyping === 'true',
+        from: 'agent',
       });
       return reply.status(201).send({ success: true });
     },
