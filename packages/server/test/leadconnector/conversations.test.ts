@@ -747,6 +747,37 @@ describe('GET /conversations/search: order and limit', () => {
   });
 });
 
+describe('GET /conversations/search: the total of a full-text query', () => {
+  test('is exact below 1,000 matches; from there a lower bound, flagged in a header', async () => {
+    const L = await freshLocation(t);
+    // 1,005 contacts named "Capybara n" with one conversation each, and 3 named "Okapi n".
+    await t.charla.ctx.db.query(
+      `WITH k AS (
+         INSERT INTO contacts (location_id, id, name)
+         SELECT $1, gen_random_uuid(), CASE WHEN i <= 1005 THEN 'Capybara ' ELSE 'Okapi ' END || i
+         FROM generate_series(1, 1008) AS i RETURNING id)
+       INSERT INTO conversations (location_id, id, contact_id, channel, type)
+       SELECT $1, gen_random_uuid(), id, 'default', 'TYPE_PHONE' FROM k`,
+      [L.locationId],
+    );
+    const many = await L.req(
+      'GET',
+      `/conversations/search?locationId=${L.locationId}&query=capybara&limit=5`,
+    );
+    expectOk(many);
+    assert.equal(many.body.total, 1000);
+    assert.equal(many.body.conversations.length, 5);
+    assert.equal(many.headers.get('x-charla-total-is-lower-bound'), 'true');
+    const few = await L.req('GET', `/conversations/search?locationId=${L.locationId}&query=okapi`);
+    expectOk(few);
+    assert.equal(few.body.total, 3);
+    assert.equal(few.headers.get('x-charla-total-is-lower-bound'), null);
+    // Without a query every match is counted.
+    const all = await search(L.req, L.locationId, 'limit=1');
+    assert.equal(all.total, 1008);
+  });
+});
+
 describe('GET /conversations/search: keyset paging with startAfterDate', () => {
   /** A location whose conversations have these last-message times (ms offsets from T0). */
   async function withDates(offsets: number[]) {

@@ -63,11 +63,17 @@ const FULL_NAME = (k: string) =>
 /** Escapes LIKE wildcards so the words a user types match literally. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
-export async function searchConversations(
-  db: Db,
-  f: SearchFilter,
-  page: SearchPage,
-): Promise<{ hits: SearchHit[]; total: number }> {
+/** The most matches a full-text search counts: `total` is a lower bound from there on. */
+export const QUERY_TOTAL_CAP = 1000;
+
+export interface SearchResult {
+  hits: SearchHit[];
+  total: number;
+  /** false when a full-text search stopped counting at QUERY_TOTAL_CAP. */
+  totalExact: boolean;
+}
+
+export async function searchConversations(db: Db, f: SearchFilter, page: SearchPage): Promise<SearchResult> {
   if (!isUuid(f.locationId)) throw notFound('Location');
   const where = ['c.location_id = $1', 'c.deleted_at IS NULL'];
   const params: unknown[] = [f.locationId];
@@ -81,11 +87,11 @@ export async function searchConversations(
   };
 
   if (f.contactId) {
-    if (!isUuid(f.contactId)) return { hits: [], total: 0 };
+    if (!isUuid(f.contactId)) return { hits: [], total: 0, totalExact: true };
     add((p) => `c.contact_id = ${p}`, f.contactId);
   }
   if (f.id) {
-    if (!isUuid(f.id)) return { hits: [], total: 0 };
+    if (!isUuid(f.id)) return { hits: [], total: 0, totalExact: true };
     add((p) => `c.id = ${p}`, f.id);
   }
   if (f.assignedTo?.length) {
@@ -113,7 +119,7 @@ export async function searchConversations(
   if (f.conversationStatus) add((p) => `c.status = ${p}`, f.conversationStatus);
   if (f.channel) add((p) => `c.channel = ${p}`, f.channel);
   if (f.chatWidgetId) {
-    if (!isUuid(f.chatWidgetId)) return { hits: [], total: 0 };
+    if (!isUuid(f.chatWidgetId)) return { hits: [], total: 0, totalExact: true };
     add((p) => `c.chat_widget_id = ${p}`, f.chatWidgetId);
   }
   if (f.departmentId) add((p) => `c.department_id = ${p}`, f.departmentId);
@@ -172,9 +178,17 @@ export async function searchConversations(
        ORDER BY ${sortExpr} ${dir}, c.id ${dir} LIMIT $${pageParams.length}`,
       pageParams,
     ),
-    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${from} WHERE ${filterSql}`, params),
+    // A full-text query counts its matches only up to QUERY_TOTAL_CAP: a common word matches
+    // nearly every conversation, and an exact count would cost a probe of each one.
+    q
+      ? db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${filterSql} LIMIT ${QUERY_TOTAL_CAP}) capped`,
+          params,
+        )
+      : db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${from} WHERE ${filterSql}`, params),
   ]);
   const total = count.rows[0]!.n;
+  const totalExact = !q || total < QUERY_TOTAL_CAP;
   if (total === 0 && !(await findLocation(db, f.locationId))) throw notFound('Location');
   const hits = rows.rows.map((r): SearchHit => {
     const name = r.k_name ?? ([r.k_first_name, r.k_last_name].filter(Boolean).join(' ') || null);
@@ -184,7 +198,7 @@ export async function searchConversations(
       sortValue: [r.sort_value === null ? null : Math.round(Number(r.sort_value)), r.id],
     };
   });
-  return { hits, total };
+  return { hits, total, totalExact };
 }
 
 /** The dates a JavaScript client can represent (±100,000,000 days around 1970), epoch ms. */

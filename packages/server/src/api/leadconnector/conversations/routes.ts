@@ -109,7 +109,7 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext):
       config: { scope: 'conversations.readonly' },
       schema: { tags, summary: 'Search conversations', querystring: searchQuery },
     },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       requireLocation(req, q.locationId!);
       const limit = number(q.limit) ?? 20;
@@ -127,7 +127,7 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext):
         startAfter: startAfter?.map((v, i) => (i === 0 ? Number(v) : v)),
         limit,
       };
-      const { hits, total } = await searchConversations(
+      const { hits, total, totalExact } = await searchConversations(
         db,
         {
           locationId: q.locationId!,
@@ -153,6 +153,8 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext):
         },
         page,
       );
+      // The body keeps LeadConnector's shape; a capped count says so in a header.
+      if (!totalExact) reply.header('X-Charla-Total-Is-Lower-Bound', 'true');
       return { conversations: hits.map(searchItemDto), total, traceId: req.id };
     },
   );
