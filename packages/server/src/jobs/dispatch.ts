@@ -295,5 +295,19 @@ export async function dispatchMessage(job: Job, ctx: JobContext, options: Dispat
 
 /** Registers the `message.dispatch` handler on a worker. */
 export function registerMessageDispatch(worker: JobWorker, options: DispatchOptions): void {
-  worker.register(MESSAGE_DISPATCH, (job, ctx) => dispatchMessage(job, ctx, options));
+  worker.register(
+    MESSAGE_DISPATCH,
+    (job, ctx) => dispatchMessage(job, ctx, options),
+    // The node died during the last attempt: the message will not go out, and says so.
+    async (job, db) => {
+      const messageId = job.payload.messageId;
+      if (!job.locationId || !isUuid(messageId)) return;
+      const msg = await loadMessage(db, job.locationId, messageId);
+      if (msg?.direction !== 'outbound' || !UNSENT.includes(msg.status)) return;
+      await changeMessage(db, msg, {
+        status: 'failed',
+        error: { code: 'abandoned', type: 'delivery', message: 'The last delivery attempt was interrupted' },
+      });
+    },
+  );
 }

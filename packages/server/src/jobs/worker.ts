@@ -28,6 +28,12 @@ export interface JobContext {
 
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;
 
+/** Settles what a job was about after its last attempt was abandoned. */
+export type AbandonedHandler = (
+  job: { id: number; locationId: string | null; kind: string; payload: Record<string, unknown> },
+  db: Db,
+) => Promise<void>;
+
 /** Thrown by a handler for a failure no retry can fix: the job fails at once. */
 export class PermanentJobError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -91,6 +97,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 export class JobWorker {
   readonly options: JobWorkerOptions;
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly abandonedHandlers = new Map<string, AbandonedHandler>();
   private readonly active = new Map<
     number,
     { done: Promise<void>; abort: AbortController; renew: NodeJS.Timeout }
@@ -113,9 +120,13 @@ export class JobWorker {
     this.options = { ...DEFAULT_JOB_OPTIONS, ...options };
   }
 
-  /** Handles jobs of `kind` on this node. A node claims only the kinds it has handlers for. */
-  register(kind: string, handler: JobHandler): void {
+  /**
+   * Handles jobs of `kind` on this node. A node claims only the kinds it has handlers for.
+   * `abandoned` settles a job whose last attempt died with its node (its handler never could).
+   */
+  register(kind: string, handler: JobHandler, abandoned?: AbandonedHandler): void {
     this.handlers.set(kind, handler);
+    if (abandoned) this.abandonedHandlers.set(kind, abandoned);
     this.kick();
   }
 
@@ -280,17 +291,36 @@ export class JobWorker {
 
   /** A lease that lapsed on the last attempt: no attempt is left, so the job fails. */
   private async failAbandoned(kinds: string[]): Promise<void> {
-    const { rows } = await this.db.query<{ id: string }>(
+    const { rows } = await this.db.query<{
+      id: string;
+      location_id: string | null;
+      kind: string;
+      payload: Record<string, unknown>;
+    }>(
       `UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = now(),
          last_error = coalesce(last_error || '; ', '') || 'lease expired during the last attempt'
        WHERE id IN (
          SELECT id FROM jobs
          WHERE kind = ANY($1) AND status = 'running' AND locked_until < now() AND attempts >= max_attempts
          LIMIT 100 FOR UPDATE SKIP LOCKED)
-       RETURNING id`,
+       RETURNING id, location_id, kind, payload`,
       [kinds],
     );
     if (rows.length) this.log.warn({ jobs: rows.map((r) => r.id) }, 'jobs abandoned on their last attempt');
+    for (const r of rows) {
+      await this.abandonedHandlers
+        .get(r.kind)?.(
+          { id: Number(r.id), locationId: r.location_id, kind: r.kind, payload: r.payload },
+          this.db,
+        )
+        .catch((err: unknown) => this.log.error({ err, job: r.id }, 'settling an abandoned job failed'));
+    }
+    // Settled jobs are kept a week for inspection, then pruned.
+    await this.db.query(
+      `DELETE FROM jobs WHERE id IN (
+         SELECT id FROM jobs WHERE status IN ('done', 'canceled', 'failed')
+           AND updated_at < now() - interval '7 days' LIMIT 1000)`,
+    );
   }
 
   private run(job: Job): void {

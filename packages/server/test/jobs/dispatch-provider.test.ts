@@ -16,6 +16,7 @@ import {
   settled,
   startProviderServer,
   type Thread,
+  waitFor,
 } from './fixtures.js';
 
 let t: TestCharla;
@@ -185,6 +186,27 @@ describe('delivery to a conversation provider', () => {
         ],
       ],
     );
+  });
+
+  test('a delivery whose node died on the last attempt fails the message instead of leaving it pending', async () => {
+    const id = await insertMessage(db(), threadA, {
+      type: 'TYPE_SMS',
+      body: 'orphaned',
+      providerId: provider.id,
+    });
+    // As a node that died mid-delivery leaves it: running, last attempt spent, lease lapsed.
+    const { rows } = await db().query<{ id: string }>(
+      `INSERT INTO jobs (location_id, kind, payload, status, attempts, max_attempts, locked_until, ref)
+       VALUES ($1, 'message.dispatch', $2, 'running', 3, 3, now() - interval '1 second', $3) RETURNING id`,
+      [t.a.locationId, JSON.stringify({ messageId: id }), id],
+    );
+    assert.equal((await settled(db(), Number(rows[0]!.id))).status, 'failed');
+    const row = await waitFor('the message to fail', async () => {
+      const r = await messageRow(db(), t.a.locationId, id);
+      return r.status === 'failed' ? r : undefined;
+    });
+    assert.equal(row.error.code, 'abandoned');
+    assert.equal(deliveriesOf(id).length, 0);
   });
 
   test('a redirect is not followed: it counts as a failed delivery', async () => {

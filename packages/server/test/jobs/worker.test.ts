@@ -293,6 +293,59 @@ describe('two nodes, restarts and crashes', () => {
     await db().query("UPDATE jobs SET status = 'canceled' WHERE id = $1", [live]);
   });
 
+  test('a job abandoned on its last attempt is settled by its kind’s abandoned handler, once', async () => {
+    const k = kind('abandoned');
+    const settledJobs: unknown[] = [];
+    second.charla.ctx.jobs.register(
+      k,
+      async () => {
+        throw new Error('must not run: no attempt is left');
+      },
+      async (job) => {
+        settledJobs.push(job.payload);
+      },
+    );
+    const { rows } = await db().query<{ id: string }>(
+      `INSERT INTO jobs (location_id, kind, payload, status, attempts, max_attempts, locked_until)
+       VALUES ($1, $2, '{"messageId": "m-1"}', 'running', 2, 2, now() - interval '1 second') RETURNING id`,
+      [t.a.locationId, k],
+    );
+    const j = await settled(db(), Number(rows[0]!.id));
+    assert.equal(j.status, 'failed');
+    await waitFor('the abandoned handler', () => settledJobs.length === 1);
+    await sleep(1500);
+    assert.deepEqual(settledJobs, [{ messageId: 'm-1' }]);
+  });
+
+  test('settled jobs are pruned after a week; newer and unsettled ones are kept', async () => {
+    const k = kind('prune');
+    second.charla.ctx.jobs.register(k, async () => {});
+    const { rows } = await db().query<{ id: string }>(
+      `INSERT INTO jobs (location_id, kind, payload, status, run_at, updated_at)
+       VALUES ($1, $2, '{}', 'done', now() - interval '8 days', now() - interval '8 days'),
+              ($1, $2, '{}', 'canceled', now() - interval '8 days', now() - interval '8 days'),
+              ($1, $2, '{}', 'done', now() - interval '6 days', now() - interval '6 days'),
+              ($1, $2, '{}', 'queued', now() + interval '30 days', now() - interval '8 days')
+       RETURNING id`,
+      [t.a.locationId, k],
+    );
+    const [oldDone, oldCanceled, recent, future] = rows.map((r) => Number(r.id)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const exists = async (id: number) =>
+      (await db().query('SELECT 1 FROM jobs WHERE id = $1', [id])).rowCount === 1;
+    await waitFor(
+      'old settled jobs to be pruned',
+      async () => !(await exists(oldDone)) && !(await exists(oldCanceled)),
+    );
+    assert.equal(await exists(recent), true);
+    assert.equal(await exists(future), true);
+    await db().query("UPDATE jobs SET status = 'canceled' WHERE id = $1", [future]);
+  });
+
   test('stop() waits for running handlers to finish', async () => {
     const k = kind('drain');
     const node = await startTestNode(t.charla.ctx.config.databaseUrl!);
