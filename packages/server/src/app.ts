@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminApi } from './api/admin/index.js';
 import { leadConnectorApi } from './api/leadconnector/index.js';
 import { mediaApi } from './api/media/index.js';
+import { mosendApi } from './api/mosend/index.js';
 import type { AppContext } from './context.js';
 import { ajv } from './core/validation.js';
 import './http/types.js';
@@ -116,6 +117,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (face) => leadConnectorApi(face, ctx));
   await app.register(async (face) => adminApi(face, ctx));
   await app.register(async (face) => mediaApi(face, ctx));
+  await app.register(async (face) => mosendApi(face, ctx));
 
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({

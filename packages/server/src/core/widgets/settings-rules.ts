@@ -52,13 +52,83 @@ function checkHours(path: string, hours: Hours | null | undefined, problems: str
   });
 }
 
+/** A quantifier starting at `i`: its length and the most repetitions it allows. */
+function quantifierAt(s: string, i: number): { length: number; max: number } | null {
+  const c = s[i];
+  if (c === '*' || c === '+') return { length: 1, max: Number.POSITIVE_INFINITY };
+  if (c === '?') return { length: 1, max: 1 };
+  if (c !== '{') return null;
+  const m = /^\{(\d+)(,(\d*))?\}/.exec(s.slice(i));
+  if (!m) return null;
+  const max = m[2] === undefined ? Number(m[1]) : m[3] ? Number(m[3]) : Number.POSITIVE_INFINITY;
+  return { length: m[0].length, max };
+}
+
+/**
+ * Why a pattern could take more than linear time, or null. Patterns run on visitors' input, in
+ * their browsers and on the server, so the shapes behind catastrophic backtracking are refused:
+ * backreferences, and a repeated group that holds an unbounded quantifier (`(a+)+`, `(\w*){2,}`).
+ * A conservative syntactic check: it may refuse a harmless pattern, never a slow one of those shapes.
+ */
+export function unboundedRegex(source: string): string | null {
+  // For each open group: whether it holds an unbounded quantifier.
+  const groups: boolean[] = [];
+  // Set just after a group closes: whether that group held one.
+  let closed: boolean | null = null;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (!inClass && (/[1-9]/.test(next) || next === 'k')) return 'must not use backreferences';
+      i++;
+      closed = null;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      closed = null;
+      continue;
+    }
+    if (c === '(') {
+      groups.push(false);
+      closed = null;
+      // `(?:`, `(?=`, `(?<name>`: the `?` there is no quantifier.
+      if (source[i + 1] === '?') i++;
+      continue;
+    }
+    if (c === ')') {
+      closed = groups.pop() ?? false;
+      if (closed && groups.length) groups[groups.length - 1] = true;
+      continue;
+    }
+    const q = quantifierAt(source, i);
+    if (q) {
+      if (closed && q.max > 1) return 'must not repeat a group that holds an unbounded quantifier';
+      if (q.max === Number.POSITIVE_INFINITY && groups.length) groups[groups.length - 1] = true;
+      i += q.length - 1;
+      // A lazy or possessive marker right after the quantifier is part of it.
+      if (source[i + 1] === '?') i++;
+    }
+    closed = null;
+  }
+  return null;
+}
+
 function checkRegex(path: string, source: string | undefined, problems: string[]): void {
   if (source === undefined) return;
   try {
     new RegExp(source);
   } catch {
     problems.push(`${path} must be a valid regular expression`);
+    return;
   }
+  const why = unboundedRegex(source);
+  if (why) problems.push(`${path} ${why}`);
 }
 
 function uniqueIds(path: string, items: { id: string }[] | undefined, problems: string[]): Set<string> {
@@ -86,6 +156,10 @@ function checkConditions(path: string, conditions: Condition[], problems: string
       checkRegex(`${p}.pattern`, c.pattern, problems);
     if (c.type === 'attribute' && c.operator !== 'exists' && c.value === undefined) {
       problems.push(`${p}.value is required with the operator "${c.operator}"`);
+    }
+    if (c.type === 'attribute' && (c.operator === 'gt' || c.operator === 'lt') && c.value !== undefined) {
+      if (typeof c.value !== 'number')
+        problems.push(`${p}.value must be a number with the operator "${c.operator}"`);
     }
     if (c.type === 'group') checkConditions(`${p}.conditions`, c.conditions ?? [], problems);
   });

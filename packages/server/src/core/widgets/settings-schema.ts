@@ -122,7 +122,10 @@ const prechatFieldSchema = obj(
     placeholder: localizedText,
     required: bool,
     options: arr(obj({ value: str(200), label: localizedText }, ['value']), 100),
-    /** Checked in the browser and again on the server; must compile as a JavaScript RegExp. */
+    /**
+     * Checked in the browser and again on the server: must compile as a JavaScript RegExp and stay
+     * linear (no nested unbounded quantifiers, no backreferences); see settings-rules.
+     */
     regex: str(500),
     maxLength: { type: 'integer', minimum: 1, maximum: 10000 },
   },
@@ -377,6 +380,8 @@ export const widgetSettingsSchema: Schema = nullable({
   allowedDomains: arr(domain, 100),
   /** Refuse host-passed identities that lack a valid HMAC signature. */
   identityRequired: bool,
+  /** Ask the visitor for the pre-chat fields before the first message. */
+  precaptureEnabled: bool,
   requireEmailUpfront: bool,
   linkEmailBannerEnabled: bool,
   botEnabled: bool,
