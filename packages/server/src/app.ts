@@ -7,6 +7,7 @@ import { adminApi } from './api/admin/index.js';
 import { leadConnectorApi } from './api/leadconnector/index.js';
 import { mediaApi } from './api/media/index.js';
 import { mosendApi } from './api/mosend/index.js';
+import { mosendPublicApi } from './api/mosend/public/index.js';
 import type { AppContext } from './context.js';
 import { ajv } from './core/validation.js';
 import './http/types.js';
@@ -94,6 +95,17 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  if (ctx.hub) {
+    ctx.hub.attach(app.server);
+    // /ws speaks WebSocket only (the upgrade is handled by the hub, never by a route).
+    app.get('/ws', { schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .status(426)
+        .header('Upgrade', 'websocket')
+        .send({ statusCode: 426, message: 'Use a WebSocket', error: 'Upgrade Required' }),
+    );
+  }
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const timeout = (ms: number) =>
@@ -118,6 +130,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (face) => adminApi(face, ctx));
   await app.register(async (face) => mediaApi(face, ctx));
   await app.register(async (face) => mosendApi(face, ctx));
+  await app.register(async (face) => mosendPublicApi(face, ctx));
 
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { KeyVerifier } from './core/keys/service.js';
 import type { RateLimiter } from './http/rate-limit.js';
 import type { JobWorker } from './jobs/worker.js';
+import type { Hub } from './realtime/hub.js';
 import type { Db } from './storage/db.js';
 
 /** Everything a request handler may reach; built once by `startCharla` (or a test). */
@@ -20,4 +21,6 @@ export interface AppContext {
   log: Logger;
   /** Signs visitor tokens and sessions. */
   secret: string;
+  /** The real-time hub (WebSockets at /ws); absent in contexts that serve no sockets. */
+  hub?: Hub;
 }

@@ -13,7 +13,9 @@ import type { AppContext } from './context.js';
 import { KeyVerifier } from './core/keys/service.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { registerMessageDispatch } from './jobs/dispatch.js';
+import { registerOtpEmail } from './jobs/otp-email.js';
 import { JobWorker } from './jobs/worker.js';
+import { Hub } from './realtime/hub.js';
 import { Db } from './storage/db.js';
 import { type EmbeddedDatabase, startEmbedded } from './storage/embedded.js';
 import { migrate } from './storage/migrate.js';
@@ -89,6 +91,7 @@ export async function startCharla(
     const relay = new OutboxRelay(db, databaseUrl, bus, log);
     const jobs = new JobWorker(db, databaseUrl, log);
     registerMessageDispatch(jobs, { publicUrl: config.publicUrl });
+    registerOtpEmail(jobs, { secret, publicUrl: config.publicUrl });
     const keys = new KeyVerifier(db);
     // Losing Redis must not take the API down with it: limits lapse (and say so) until it is back.
     let warnedAt = 0;
@@ -102,13 +105,17 @@ export async function startCharla(
     bus.subscribe(SYSTEM_CHANNEL, (m) => {
       if (m.topic === 'key.revoked') keys.forget(String(m.payload.prefix));
     });
+    ctx.hub = new Hub({ db, bus, keys, secret, log });
     relay.start();
     jobs.start();
+    ctx.hub.start();
     const app = await buildApp(ctx);
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        // Sockets first, with 1001 (going away): their clients reconnect to another node.
+        await ctx.hub?.stop();
         await app.close();
         // Jobs first: events their last handlers record are still relayed by this node.
         await jobs.stop();

@@ -18,6 +18,11 @@ export interface Bus {
   subscribe(channel: string, handler: (message: BusMessage) => void): Unsubscribe;
   /** Resolves when the bus can carry messages now (readiness checks). */
   ready(): Promise<void>;
+  /**
+   * Calls `listener` each time the bus has reconnected and its subscriptions are live again.
+   * Messages published while it was away are lost: consumers catch up from the database.
+   */
+  onReconnect?(listener: () => void): Unsubscribe;
   close(): Promise<void>;
 }
 
@@ -51,10 +56,13 @@ export class RedisBus implements Bus {
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly local = new EventEmitter().setMaxListeners(0);
+  private readonly reconnected = new EventEmitter().setMaxListeners(0);
+  private connectedOnce = false;
 
   constructor(url: string) {
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
-    this.sub = new Redis(url, { lazyConnect: false });
+    // Subscriptions made while Redis is away wait for it instead of failing after a few retries.
+    this.sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null });
     this.sub.on('message', (channel: string, raw: string) => {
       let message: BusMessage;
       try {
@@ -63,6 +71,20 @@ export class RedisBus implements Bus {
         return;
       }
       this.local.emit(channel, message);
+    });
+    // ioredis re-subscribes on reconnect only to channels whose SUBSCRIBE had been answered; the
+    // channels this bus has listeners for are subscribed again (idempotent) before anyone is told.
+    this.sub.on('ready', () => {
+      if (!this.connectedOnce) {
+        this.connectedOnce = true;
+        return;
+      }
+      const channels = this.local.eventNames().filter((c): c is string => typeof c === 'string');
+      const resubscribed = channels.length ? this.sub.subscribe(...channels) : Promise.resolve();
+      resubscribed.then(
+        () => this.reconnected.emit('reconnect'),
+        () => {},
+      );
     });
     // ioredis reconnects by itself; without a listener an error event would crash the process.
     this.pub.on('error', () => {});
@@ -78,16 +100,24 @@ export class RedisBus implements Bus {
   }
 
   subscribe(channel: string, handler: (message: BusMessage) => void): Unsubscribe {
-    if (this.local.listenerCount(channel) === 0) void this.sub.subscribe(channel);
+    // Failures (a closing connection) must not surface as unhandled rejections; a reconnect
+    // subscribes again to every channel that still has listeners.
+    if (this.local.listenerCount(channel) === 0) this.sub.subscribe(channel).catch(() => {});
     this.local.on(channel, handler);
     return () => {
       this.local.off(channel, handler);
-      if (this.local.listenerCount(channel) === 0) void this.sub.unsubscribe(channel);
+      if (this.local.listenerCount(channel) === 0) this.sub.unsubscribe(channel).catch(() => {});
     };
+  }
+
+  onReconnect(listener: () => void): Unsubscribe {
+    this.reconnected.on('reconnect', listener);
+    return () => this.reconnected.off('reconnect', listener);
   }
 
   async close(): Promise<void> {
     this.local.removeAllListeners();
+    this.reconnected.removeAllListeners();
     await Promise.all([this.pub.quit().catch(() => {}), this.sub.quit().catch(() => {})]);
   }
 }

@@ -172,8 +172,11 @@ export interface OpenConversationInput {
   contactId: string;
   channel: ConversationChannel;
   type?: string;
+  /** live_chat: the widget (null: none); left out, the contact's latest live chat on any widget. */
   chatWidgetId?: string | null;
   reviewId?: string | null;
+  /** The department a new conversation starts in (a visitor's pick on the widget). */
+  departmentId?: string | null;
 }
 
 /**
@@ -186,13 +189,20 @@ export async function openConversation(
 ): Promise<{ conversation: Conversation; created: boolean }> {
   // Ids that are not UUIDs name nothing; checked first, since PostgreSQL refuses the cast.
   if (!isUuid(input.locationId) || !isUuid(input.contactId)) throw notFound('Contact');
-  // Each review is a thread of its own; every other channel has one open thread per contact.
-  const reviewKey = input.channel === 'review' ? (input.reviewId ?? '') : '';
+  // Each review is a thread of its own, and each chat widget's live chat; every other channel
+  // has one open thread per contact (migration 006's index).
+  const reviewId = input.channel === 'review' ? (input.reviewId ?? null) : null;
+  const widgetId = input.channel === 'live_chat' ? (input.chatWidgetId ?? null) : null;
+  // A live chat opened without naming a widget (the LeadConnector faces) continues the contact's
+  // latest open live chat, whichever widget it is on.
+  const anyWidget = input.channel === 'live_chat' && input.chatWidgetId === undefined;
   const select = () =>
     q.query<Row>(
       `SELECT * FROM conversations WHERE location_id = $1 AND contact_id = $2 AND channel = $3
-       AND coalesce(review_id, '') = $4 AND status = 'open' AND deleted_at IS NULL`,
-      [input.locationId, input.contactId, input.channel, reviewKey],
+       AND review_id IS NOT DISTINCT FROM $4 AND ($6 OR chat_widget_id IS NOT DISTINCT FROM $5::uuid)
+       AND status = 'open' AND deleted_at IS NULL
+       ORDER BY coalesce(last_message_date, created_at) DESC LIMIT 1`,
+      [input.locationId, input.contactId, input.channel, reviewId, widgetId, anyWidget],
     );
   const existing = await select();
   if (existing.rows[0]) return { conversation: toConversation(existing.rows[0]), created: false };
@@ -200,9 +210,10 @@ export async function openConversation(
   const { rows } = await q.query<Row>(
     // Dates are written in whole milliseconds: search pages by them as epoch-ms values.
     `INSERT INTO conversations (location_id, id, contact_id, channel, type, chat_widget_id, review_id, created_at,
-       updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-     ON CONFLICT (location_id, contact_id, channel, (coalesce(review_id, '')))
+       updated_at, department_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+     ON CONFLICT (location_id, contact_id, channel, (coalesce(review_id, '')),
+       (coalesce(chat_widget_id, '00000000-0000-0000-0000-000000000000'::uuid)))
        WHERE status = 'open' AND deleted_at IS NULL DO NOTHING
      RETURNING *`,
     [
@@ -211,9 +222,10 @@ export async function openConversation(
       input.contactId,
       input.channel,
       input.type ?? (input.channel === 'review' ? 'TYPE_REVIEW' : 'TYPE_PHONE'),
-      input.chatWidgetId ?? null,
-      input.channel === 'review' ? (input.reviewId ?? null) : null,
+      widgetId,
+      reviewId,
       new Date(),
+      input.departmentId ?? null,
     ],
   );
   if (rows[0]) {

@@ -66,10 +66,14 @@ async function contactOf(
   const locations = within === null ? null : typeof within === 'string' ? [within] : [...within];
   const { rows } = await db.prepared<ContactRow>(
     'charla_contact_of',
+    // A live chat continues the contact's latest open one, whichever widget it is on.
     `SELECT k.location_id, k.email, k.phone, c.id AS conversation_id, c.chat_widget_id
      FROM contacts k
-     LEFT JOIN conversations c ON c.location_id = k.location_id AND c.contact_id = k.id AND c.channel = $3
-       AND c.status = 'open' AND c.deleted_at IS NULL
+     LEFT JOIN LATERAL (
+       SELECT id, chat_widget_id FROM conversations
+       WHERE location_id = k.location_id AND contact_id = k.id AND channel = $3
+         AND status = 'open' AND deleted_at IS NULL
+       ORDER BY coalesce(last_message_date, created_at) DESC LIMIT 1) c ON true
      WHERE k.id = $2 AND ($1::uuid[] IS NULL OR k.location_id = ANY($1::uuid[]))`,
     [locations, contactId, channel],
   );

@@ -240,6 +240,9 @@ export async function forgetLastMessage(
          SELECT m.action FROM messages m
          WHERE m.location_id = c.location_id AND m.conversation_id = c.id AND m.direction = 'outbound'
          ORDER BY m.created_at DESC, m.seq DESC LIMIT 1),
+       last_manual_message_date = (
+         SELECT max(m.created_at) FROM messages m
+         WHERE m.location_id = c.location_id AND m.conversation_id = c.id AND m.action = 'manual'),
        updated_at = now()
      WHERE c.location_id = $1 AND c.id = $2 AND c.last_message_id = $3`,
     [locationId, conversationId, removedId, PREVIEW],

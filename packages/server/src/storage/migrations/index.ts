@@ -1,10 +1,14 @@
 import * as m001 from './001_init.js';
 import * as m002 from './002_conversations.js';
+import * as m004 from './004_visitors.js';
+import * as m005 from './005_presence.js';
 import * as m006 from './006_threads_and_feedback.js';
 
 /** Forward-only migrations, applied in order; never edit one that has shipped. */
 export const migrations: { id: string; sql: string }[] = [
   { id: '001_init', sql: m001.sql },
   { id: '002_conversations', sql: m002.sql },
+  { id: '004_visitors', sql: m004.sql },
+  { id: '005_presence', sql: m005.sql },
   { id: '006_threads_and_feedback', sql: m006.sql },
 ];
