@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setAgentPresence } from '../../src/core/presence/service.js';
 import { channelOpenNow } from '../../src/core/visitors/hours.js';
 import { startTestCharla, type TestCharla } from '../support/charla.js';
 import { api, channel, expectError, ORIGIN, user } from './public-fixtures.js';
@@ -27,9 +28,20 @@ describe('config', () => {
     await t.charla.ctx.db.query<any>("UPDATE chat_widgets SET identity_secret = 'v1.sealed' WHERE id = $1", [
       ch.id,
     ]);
+    // Within hours (none set) but no agent online: open, not online.
+    const away = (await api(t)('GET', `/web-chat/${ch.token}/config`)).body.data;
+    assert.deepEqual([away.open, away.agentsOnline, away.online], [true, false, false]);
+    assert.deepEqual(away.departments, [{ id: 'sales', name: 'Sales', online: false }]);
+    await setAgentPresence(t.charla.ctx.db, {
+      locationId: t.a.locationId,
+      agentId: agent,
+      nodeId: 'test-node',
+      status: 'online',
+    });
     const res = await api(t)('GET', `/web-chat/${ch.token}/config`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const c = res.body.data;
+    assert.equal(c.agentsOnline, true);
     assert.equal(c.name, 'Website chat');
     assert.equal(c.color, '#0a84ff');
     assert.equal(c.welcomeMessage, 'Hola');
@@ -57,6 +69,14 @@ describe('config', () => {
       operatingHours: { timezone: 'Pacific/Kiritimati', days: {}, holidays: [] },
     });
     const res = await api(t)('GET', `/web-chat/${ch.token}/config`);
+    assert.equal(res.body.data.open, false);
+    assert.equal(res.body.data.online, false);
+  });
+
+  test("another location's agents online do not make this channel online", async () => {
+    const ch = await channel(t, t.b.locationId);
+    const res = await api(t)('GET', `/web-chat/${ch.token}/config`);
+    assert.equal(res.body.data.agentsOnline, false);
     assert.equal(res.body.data.online, false);
   });
 });

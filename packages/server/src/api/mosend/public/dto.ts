@@ -22,15 +22,21 @@ export interface SessionDto {
   expiresAt: string;
 }
 
-/** What any page may read about a channel: how to draw the widget, never a secret or an agent id. */
-export function channelConfig(channel: Channel, now = new Date()) {
+/**
+ * What any page may read about a channel: how to draw the widget, never a secret or an agent id.
+ * `online` needs both: within operating hours (`open`) and an agent online (`agentsOnline`).
+ */
+export function channelConfig(channel: Channel, agentsOnline: boolean, now = new Date()) {
   const s = publicSettings(channel.settings);
   const departments = Array.isArray(s.departments) ? s.departments : [];
+  const open = channel.enabled && channelOpenNow(channel.settings, now);
   return {
     id: channel.id,
     name: channel.name,
     enabled: channel.enabled,
-    online: channel.enabled && channelOpenNow(channel.settings, now),
+    open,
+    agentsOnline,
+    online: open && agentsOnline,
     color: s.widgetPrimaryColor ?? null,
     welcomeMessage: s.liveChatIntroMsg ?? null,
     heading: s.heading ?? null,
@@ -42,7 +48,8 @@ export function channelConfig(channel: Channel, now = new Date()) {
     prechatFields: s.prechatFields ?? [],
     departments: departments.map((d) => ({
       ...(d as Record<string, unknown>),
-      online: channel.enabled && channelOpenNow(channel.settings, now, (d as { id: string }).id),
+      online:
+        agentsOnline && channel.enabled && channelOpenNow(channel.settings, now, (d as { id: string }).id),
     })),
     operatingHours: s.operatingHours ?? null,
     offlineAction: s.offlineAction ?? null,

@@ -6,6 +6,7 @@ import { AppError, invalid } from '../../../core/errors.js';
 import { isUuid } from '../../../core/ids.js';
 import { DEFAULT_MAX_FILE_SIZE, MediaError, saveStaged, stageMedia } from '../../../core/media/store.js';
 import { mediaUrl } from '../../../core/media/urls.js';
+import { locationAgentsOnline } from '../../../core/presence/service.js';
 import { getSmtpConfig } from '../../../core/smtp/service.js';
 import { type Channel, findChannelByToken, requireEnabled } from '../../../core/visitors/channel.js';
 import { hostHashValid } from '../../../core/visitors/identity.js';
@@ -211,8 +212,10 @@ export async function mosendPublicApi(app: FastifyInstance, ctx: AppContext): Pr
       },
     },
     async (req, reply) => {
-      reply.header('Cache-Control', 'public, max-age=30');
-      return envelope(channelConfig(stateOf(req).channel));
+      // Short: presence changes; the widget follows it live over the socket once open.
+      reply.header('Cache-Control', 'public, max-age=10');
+      const { channel } = stateOf(req);
+      return envelope(channelConfig(channel, await locationAgentsOnline(ctx.db, channel.locationId)));
     },
   );
 
