@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminApi } from './api/admin/index.js';
+import { chatCaptainApi } from './api/chatcaptain/index.js';
 import { leadConnectorApi } from './api/leadconnector/index.js';
 import { mediaApi } from './api/media/index.js';
 import { mosendApi } from './api/mosend/index.js';
@@ -130,6 +131,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (face) => adminApi(face, ctx));
   await app.register(async (face) => mediaApi(face, ctx));
   await app.register(async (face) => mosendApi(face, ctx));
+  await app.register(async (face) => chatCaptainApi(face, ctx));
   await app.register(async (face) => mosendPublicApi(face, ctx));
 
   app.setNotFoundHandler((req, reply) => {

@@ -1,26 +1,29 @@
 import type { WireMessage } from '@charla/protocol';
+import type { MessageRow } from '../core/messages/model.js';
 import { VISITOR_MESSAGE_TYPES } from '../core/messages/receipts.js';
 import type { Queryable } from '../storage/db.js';
 
 const WIRE_COLUMNS = `id, location_id, conversation_id, contact_id, seq, type, direction, status, body,
   content_type, attachments, user_id, created_at, updated_at`;
 
-interface WireRow {
-  id: string;
-  location_id: string;
-  conversation_id: string;
-  contact_id: string;
-  seq: string;
-  type: string;
-  direction: 'inbound' | 'outbound';
-  status: string;
-  body: string | null;
-  content_type: string;
-  attachments: string[];
-  user_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** The columns a wire message carries (WIRE_COLUMNS). */
+type WireRow = Pick<
+  MessageRow,
+  | 'id'
+  | 'location_id'
+  | 'conversation_id'
+  | 'contact_id'
+  | 'seq'
+  | 'type'
+  | 'direction'
+  | 'status'
+  | 'body'
+  | 'content_type'
+  | 'attachments'
+  | 'user_id'
+  | 'created_at'
+  | 'updated_at'
+>;
 
 const toWire = (r: WireRow): WireMessage => ({
   id: r.id,

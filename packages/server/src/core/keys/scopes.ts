@@ -14,6 +14,14 @@ export const SCOPES = [
   'conversations/livechat.write',
   'contacts.readonly',
   'contacts.write',
+  // ChatCaptain's permission names for inbox widgets, as its integrators already hold them.
+  'chatbots.inbox.widgets.list',
+  'chatbots.inbox.widgets.create',
+  'chatbots.inbox.widgets.get',
+  'chatbots.inbox.widgets.edit',
+  'chatbots.inbox.widgets.delete',
+  'chatbots.inbox.widgets.content.get',
+  'chatbots.inbox.widgets.content.edit',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -4,8 +4,8 @@ import { isUniqueViolation } from '../../storage/db.js';
 import { checkUsers, openConversation } from '../conversations/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
-import { type EmailData, type Message, type MessageRow, toMessage } from './model.js';
-import { appendMessage } from './store.js';
+import type { EmailData, Message } from './model.js';
+import { appendMessage, findByIdempotencyKey } from './store.js';
 import { conversationChannelFor, conversationTypeFor, messageTypeFor, type SendType } from './types.js';
 
 export interface SendInput {
@@ -140,18 +140,6 @@ async function replyThreading(q: Queryable, locationId: string, replyTo: string)
     references: [...(e?.references ?? []), ...(parent ? [parent] : [])],
     replyAll: e ? [...(e.to ?? []), ...(e.cc ?? [])] : [],
   };
-}
-
-async function findByIdempotencyKey(
-  q: Queryable,
-  locationId: string,
-  key: string,
-): Promise<Message | undefined> {
-  const { rows } = await q.query<MessageRow>(
-    'SELECT * FROM messages WHERE location_id = $1 AND idempotency_key = $2',
-    [locationId, key],
-  );
-  return rows[0] ? toMessage(rows[0]) : undefined;
 }
 
 /**

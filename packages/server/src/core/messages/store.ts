@@ -248,3 +248,16 @@ export async function forgetLastMessage(
     [locationId, conversationId, removedId, PREVIEW],
   );
 }
+
+/** The message an earlier send with this Idempotency-Key (or client message id) stored. */
+export async function findByIdempotencyKey(
+  q: Queryable,
+  locationId: string,
+  key: string,
+): Promise<Message | undefined> {
+  const { rows } = await q.query<MessageRow>(
+    'SELECT * FROM messages WHERE location_id = $1 AND idempotency_key = $2',
+    [locationId, key],
+  );
+  return rows[0] ? toMessage(rows[0]) : undefined;
+}

@@ -3,7 +3,7 @@ import { openConversation } from '../conversations/service.js';
 import { notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { type Message, type MessageRow, toMessage } from '../messages/model.js';
-import { appendMessage } from '../messages/store.js';
+import { appendMessage, findByIdempotencyKey } from '../messages/store.js';
 import { conversationTypeFor } from '../messages/types.js';
 
 export type AttachmentKind = 'image' | 'video' | 'audio' | 'document';
@@ -30,14 +30,6 @@ export interface VisitorMessageInput {
 const idempotencyKey = (i: VisitorMessageInput) =>
   i.clientMessageId ? `webchat:${i.channelId}:${i.visitorId}:${i.clientMessageId}` : null;
 
-async function byKey(db: Db, locationId: string, key: string): Promise<Message | null> {
-  const { rows } = await db.query<MessageRow>(
-    'SELECT * FROM messages WHERE location_id = $1 AND idempotency_key = $2',
-    [locationId, key],
-  );
-  return rows[0] ? toMessage(rows[0]) : null;
-}
-
 /**
  * Appends a visitor's message to their open live-chat conversation on this channel, opening one
  * when there is none. With a clientMessageId a retry returns the first message instead of a copy.
@@ -48,7 +40,7 @@ export async function sendVisitorMessage(
 ): Promise<{ message: Message; replayed: boolean }> {
   const key = idempotencyKey(input);
   if (key) {
-    const earlier = await byKey(db, input.locationId, key);
+    const earlier = await findByIdempotencyKey(db, input.locationId, key);
     if (earlier) return { message: earlier, replayed: true };
   }
   try {
@@ -88,7 +80,7 @@ export async function sendVisitorMessage(
   } catch (err) {
     // A concurrent retry with the same clientMessageId got there first.
     if (key && isUniqueViolation(err, 'messages_idempotency')) {
-      const earlier = await byKey(db, input.locationId, key);
+      const earlier = await findByIdempotencyKey(db, input.locationId, key);
       if (earlier) return { message: earlier, replayed: true };
     }
     throw err;

@@ -3,6 +3,7 @@ import * as m002 from './002_conversations.js';
 import * as m004 from './004_visitors.js';
 import * as m005 from './005_presence.js';
 import * as m006 from './006_threads_and_feedback.js';
+import * as m008 from './008_inbox_widgets.js';
 
 /** Forward-only migrations, applied in order; never edit one that has shipped. */
 export const migrations: { id: string; sql: string }[] = [
@@ -11,4 +12,5 @@ export const migrations: { id: string; sql: string }[] = [
   { id: '004_visitors', sql: m004.sql },
   { id: '005_presence', sql: m005.sql },
   { id: '006_threads_and_feedback', sql: m006.sql },
+  { id: '008_inbox_widgets', sql: m008.sql },
 ];

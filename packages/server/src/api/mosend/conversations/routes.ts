@@ -6,8 +6,7 @@ import { AppError, invalid } from '../../../core/errors.js';
 import { isUuid } from '../../../core/ids.js';
 import { describeSize, getMedia, MediaError, storeMedia } from '../../../core/media/store.js';
 import { mediaUrl } from '../../../core/media/urls.js';
-import { type Message, type MessageRow, toMessage } from '../../../core/messages/model.js';
-import { appendMessage } from '../../../core/messages/store.js';
+import { appendMessage, findByIdempotencyKey } from '../../../core/messages/store.js';
 import { isUniqueViolation } from '../../../storage/db.js';
 import { drainRequest } from '../../media/index.js';
 import { MOSEND_MESSAGE_TYPES, type MosendMediaType, toMosendMessage } from '../dto.js';
@@ -70,14 +69,6 @@ async function webChatConversation(ctx: AppContext, orgId: string, convId: strin
   return conversation;
 }
 
-async function byIdempotencyKey(ctx: AppContext, orgId: string, key: string): Promise<Message | undefined> {
-  const { rows } = await ctx.db.query<MessageRow>(
-    'SELECT * FROM messages WHERE location_id = $1 AND idempotency_key = $2',
-    [orgId, key],
-  );
-  return rows[0] ? toMessage(rows[0]) : undefined;
-}
-
 /** An HTTP refusal the Mosend error handler words by its status. */
 const httpError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
 
@@ -108,7 +99,7 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
 
       const conversation = await webChatConversation(ctx, orgId, convId);
       if (key) {
-        const earlier = await byIdempotencyKey(ctx, orgId, key);
+        const earlier = await findByIdempotencyKey(ctx.db, orgId, key);
         if (earlier) return reply.status(201).send(envelope(toMosendMessage(earlier)));
       }
 
@@ -169,7 +160,7 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
       } catch (err) {
         // A concurrent retry with the same key won the race: answer with its message.
         if (key && isUniqueViolation(err, 'messages_idempotency')) {
-          const earlier = await byIdempotencyKey(ctx, orgId, key);
+          const earlier = await findByIdempotencyKey(ctx.db, orgId, key);
           if (earlier) return reply.status(201).send(envelope(toMosendMessage(earlier)));
         }
         throw err;
