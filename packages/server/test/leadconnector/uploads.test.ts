@@ -7,43 +7,20 @@ import { HighLevel } from '@gohighlevel/api-client';
 import { sweepTempFiles } from '../../src/core/media/store.js';
 import { startTestCharla, type TestCharla } from '../support/charla.js';
 import { client, lc } from '../support/http.js';
+import { seedThread, type Thread } from '../support/threads.js';
 
 let t: TestCharla;
 let asA: ReturnType<typeof client>;
 let threadA: Thread;
 let threadB: Thread;
 
-interface Thread {
-  locationId: string;
-  contactId: string;
-  conversationId: string;
-}
-
-/** A contact and its conversation, written with SQL (the conversation API is another suite's). */
-async function seedThread(locationId: string): Promise<Thread> {
-  const { db } = t.charla.ctx;
-  const contactId = randomUUID();
-  const conversationId = randomUUID();
-  await db.query('INSERT INTO contacts (location_id, id, name) VALUES ($1, $2, $3)', [
-    locationId,
-    contactId,
-    'Pat',
-  ]);
-  await db.query('INSERT INTO conversations (location_id, id, contact_id) VALUES ($1, $2, $3)', [
-    locationId,
-    conversationId,
-    contactId,
-  ]);
-  return { locationId, contactId, conversationId };
-}
-
 before(async () => {
   t = await startTestCharla();
   // The node listens on a port chosen at start; file URLs are built on the public URL.
   t.charla.ctx.config.publicUrl = t.url;
   asA = client(t.url, lc(t.a.key));
-  threadA = await seedThread(t.a.locationId);
-  threadB = await seedThread(t.b.locationId);
+  threadA = await seedThread(t.charla.ctx.db, t.a.locationId);
+  threadB = await seedThread(t.charla.ctx.db, t.b.locationId);
 });
 after(() => t.close());
 
