@@ -14,7 +14,8 @@
  *
  * Env: BENCH_MESSAGES (default 1000000; a multiple of 50 is best), BENCH_QUERIES (default 200),
  * BENCH_SEARCH_DUMP=<file> (writes each query's total and first page of ids as JSON, to compare
- * two versions of the search for identical results).
+ * two versions of the search for identical results), BENCH_KEEP_DB=1 (with DATABASE_URL: keeps the
+ * generated database, named in the output, for EXPLAIN; drop it by hand afterwards).
  *
  * The Charla server runs in a child process (this file, started with a role argument); data
  * generation and the client run here. Without DATABASE_URL the embedded PostgreSQL is started

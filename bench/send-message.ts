@@ -13,10 +13,14 @@
  * HTTP connections and raw pg clients, default 16), BENCH_CONTACTS (default 200),
  * BENCH_CPU_PROF=<dir> (writes a V8 CPU profile of the Charla server child into <dir>).
  *
+ * On Linux the report adds the CPU time per request of the Charla server process and per row
+ * of the database's backends (a local server): on a shared machine these vary less than rates.
+ *
  * The Charla server runs in a child process (this file, started with a role argument); autocannon
  * and the raw loop run here. Without DATABASE_URL the embedded PostgreSQL is started here, so the
  * raw loop and the Charla child use the same server.
  */
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -75,6 +79,39 @@ interface Row {
   /** Rows the run added, per second, counted in the database. */
   dbRate: number;
   non2xx: number | undefined;
+  /** CPU time (user + system) the Charla server process spent per request, ms; Linux only. */
+  cpuPerRequest?: number;
+  /** CPU time the database's backends spent per row written, ms; a local server on Linux only. */
+  dbCpuPerRow?: number;
+}
+
+/** The CPU time so far of this database's backends (other than `q`'s own), ms, by pid. */
+async function backendsCpu(q: pg.Pool): Promise<Map<number, number>> {
+  const { rows } = await q.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    const ms = await cpuMs(pid);
+    if (ms !== undefined) cpu.set(pid, ms);
+  }
+  return cpu;
+}
+
+/** CPU ms spent between two backendsCpu readings by the backends present in both. */
+const cpuSpent = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((sum, [pid, ms]) => sum + (before.has(pid) ? ms - before.get(pid)! : 0), 0);
+
+/** A process's CPU time so far (user + system), ms, from /proc; undefined where there is none. */
+async function cpuMs(pid: number | undefined): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields 14 and 15 (utime, stime), counted after the parenthesized command name.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 const countRows = async (q: pg.Pool, sql: string, params: unknown[] = []) =>
@@ -110,7 +147,9 @@ async function measureRaw(pool: pg.Pool, databaseUrl: string, conversationIds: s
     await Promise.all(clients.map((c) => c.connect()));
     await insertLoop(clients, conversationIds, WARMUP_SECONDS);
     const before = await countRows(pool, 'SELECT count(*) AS n FROM bench_raw');
+    const dbBefore = await backendsCpu(pool);
     const { times, elapsed } = await insertLoop(clients, conversationIds, SECONDS);
+    const dbAfter = await backendsCpu(pool);
     const after = await countRows(pool, 'SELECT count(*) AS n FROM bench_raw');
     return {
       name: `raw INSERT (${CONNECTIONS} pg clients)`,
@@ -119,6 +158,7 @@ async function measureRaw(pool: pg.Pool, databaseUrl: string, conversationIds: s
       p99: percentile(times, 99),
       dbRate: (after - before) / elapsed,
       non2xx: undefined,
+      dbCpuPerRow: dbBefore.size ? cpuSpent(dbBefore, dbAfter) / (after - before) : undefined,
     };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
@@ -128,6 +168,7 @@ async function measureRaw(pool: pg.Pool, databaseUrl: string, conversationIds: s
 async function measureCharla(
   pool: pg.Pool,
   target: Target,
+  pid?: number,
 ): Promise<{ row: Row; conversationIds: string[] }> {
   const name = 'charla POST message';
   const { rows: contacts } = await pool.query<{ id: string }>(
@@ -172,7 +213,11 @@ async function measureCharla(
   const countMessages = () =>
     countRows(pool, 'SELECT count(*) AS n FROM messages WHERE location_id = $1', [target.locationId]);
   const before = await countMessages();
+  const cpuBefore = await cpuMs(pid);
+  const dbBefore = await backendsCpu(pool);
   const r: LoadResult = await load(name, opts, SECONDS);
+  const dbAfter = await backendsCpu(pool);
+  const cpuAfter = await cpuMs(pid);
   const after = await countMessages();
   return {
     row: {
@@ -182,6 +227,11 @@ async function measureCharla(
       p99: r.p99,
       dbRate: (after - before) / r.result.duration,
       non2xx: r.result.non2xx,
+      cpuPerRequest:
+        cpuBefore === undefined || cpuAfter === undefined
+          ? undefined
+          : (cpuAfter - cpuBefore) / r.result.requests.total,
+      dbCpuPerRow: dbBefore.size ? cpuSpent(dbBefore, dbAfter) / (after - before) : undefined,
     },
     conversationIds: conversations.map((c) => c.id),
   };
@@ -203,7 +253,7 @@ async function parent(): Promise<void> {
       );
       let charla: Awaited<ReturnType<typeof measureCharla>>;
       try {
-        charla = await measureCharla(pool, target);
+        charla = await measureCharla(pool, target, proc.pid);
       } finally {
         await stopServer(proc);
       }
@@ -225,7 +275,7 @@ function report(rows: Row[], database: string): void {
       `node ${process.version}, ${os.cpus().length} CPUs, ${database}\n`,
   );
   printTable([
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'rows/s (DB)', 'non-2xx'],
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'rows/s (DB)', 'non-2xx', 'server CPU ms/req', 'DB CPU ms/row'],
     ...rows.map((r) => [
       r.name,
       r.rps.toFixed(0),
@@ -233,6 +283,8 @@ function report(rows: Row[], database: string): void {
       r.p99.toFixed(2),
       r.dbRate.toFixed(0),
       r.non2xx === undefined ? '-' : String(r.non2xx),
+      r.cpuPerRequest === undefined ? '-' : r.cpuPerRequest.toFixed(3),
+      r.dbCpuPerRow === undefined ? '-' : r.dbCpuPerRow.toFixed(3),
     ]),
   ]);
   const ratio = charla.rps / raw.rps;

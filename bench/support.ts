@@ -202,7 +202,9 @@ export async function withBenchDatabase<T>(
       await Promise.all([...children].map(stopServer));
       await embedded?.stop().catch(console.error);
       killOrphanPostgres(dataDir);
-      if (serverUrl) await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(console.error);
+      // BENCH_KEEP_DB=1 keeps the database on DATABASE_URL's server, to investigate afterwards.
+      if (serverUrl && process.env.BENCH_KEEP_DB) console.log(`kept database ${dbName}`);
+      else if (serverUrl) await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(console.error);
       await rm(dataDir, { recursive: true, force: true });
     })();
     return cleaned;
@@ -301,3 +303,90 @@ export function main(parent: () => Promise<void>, child: (role: string) => Promi
     process.exitCode = 1;
   });
 }
+
+// ---------------------------------------------------------------- WebSocket benchmarks
+
+/** A request from the parent to a child, answered by one message with the same `id`. */
+interface ChildRequest {
+  id: number;
+  cmd: string;
+  arg?: unknown;
+}
+
+const handlers = new Map<string, (arg: unknown) => unknown>();
+
+/**
+ * Child side: answers the parent's `askChild(proc, cmd)` with what `fn` returns. `memory` is
+ * built in: a full GC when the child runs with `--expose-gc`, then `process.memoryUsage()`.
+ */
+export function onRequest(cmd: string, fn: (arg: unknown) => unknown): void {
+  if (handlers.size === 0) {
+    handlers.set('memory', () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return process.memoryUsage();
+    });
+    process.on('message', (m: ChildRequest) => {
+      const handler = typeof m === 'object' && m !== null ? handlers.get(m.cmd) : undefined;
+      if (!handler) return;
+      Promise.resolve()
+        .then(() => handler(m.arg))
+        .then(
+          (value) => process.send!({ reply: m.id, value }),
+          (err) => process.send!({ reply: m.id, error: String(err?.stack ?? err) }),
+        );
+    });
+  }
+  handlers.set(cmd, fn);
+}
+
+let nextRequest = 0;
+
+/** Parent side: asks a child started by `spawnServer` (which called `onRequest`) and waits. */
+export function askChild<T>(proc: ChildProcess, cmd: string, arg?: unknown): Promise<T> {
+  const id = ++nextRequest;
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { reply?: number; value?: T; error?: string }) => {
+      if (typeof m !== 'object' || m === null || m.reply !== id) return;
+      proc.off('message', onMessage);
+      proc.off('exit', onExit);
+      if (m.error) reject(new Error(`child ${cmd}: ${m.error}`));
+      else resolve(m.value as T);
+    };
+    const onExit = (code: number | null) => {
+      proc.off('message', onMessage);
+      reject(new Error(`the child exited (code ${code}) before answering ${cmd}`));
+    };
+    proc.on('message', onMessage);
+    proc.once('exit', onExit);
+    proc.send({ id, cmd, arg } satisfies ChildRequest);
+  });
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * A contact id the parent (SQL) and the client children (tokens) derive from a number alone, so
+ * thousands of ids need not be passed between processes.
+ */
+export const benchContactId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+/** CLOCK_MONOTONIC in ms: one clock for every process on the machine, for cross-process latencies. */
+export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** `after - before` per item, in bytes, for the report. */
+export const perItem = (before: number, after: number, items: number) => (after - before) / items;
+
+export const kib = (bytes: number) => (bytes / 1024).toFixed(2);

@@ -776,6 +776,59 @@ describe('GET /conversations/search: the total of a full-text query', () => {
     const all = await search(L.req, L.locationId, 'limit=1');
     assert.equal(all.total, 1008);
   });
+
+  test('a word in most messages: the same pages; the total exact up to 100 conversations, else a lower bound', async () => {
+    // 150 conversations, every one with a message saying "hello", every third also "wombat".
+    const L = await freshLocation(t);
+    await t.charla.ctx.db.query(
+      `WITH k AS (
+         INSERT INTO contacts (location_id, id, name)
+         SELECT $1, gen_random_uuid(), 'Person ' || i FROM generate_series(1, 150) AS i RETURNING id, name),
+       c AS (
+         INSERT INTO conversations (location_id, id, contact_id, channel, type, last_message_date)
+         SELECT $1, gen_random_uuid(), id, 'default', 'TYPE_PHONE',
+           now() - split_part(name, ' ', 2)::int * interval '1 minute' FROM k RETURNING id, contact_id, last_message_date)
+       INSERT INTO messages (location_id, id, conversation_id, contact_id, seq, type, direction, status, body, created_at)
+       SELECT $1, gen_random_uuid(), c.id, c.contact_id, 1, 'TYPE_SMS', 'inbound', 'delivered',
+         'hello' || CASE WHEN row_number() OVER (ORDER BY c.last_message_date DESC) % 3 = 0 THEN ' wombat' ELSE '' END,
+         c.last_message_date
+       FROM c`,
+      [L.locationId],
+    );
+    const newest = (await search(L.req, L.locationId, 'limit=100')).conversations.map((c: any) => c.id);
+    const hello = await L.req('GET', `/conversations/search?locationId=${L.locationId}&query=hello&limit=20`);
+    expectOk(hello);
+    assert.deepEqual(
+      hello.body.conversations.map((c: any) => c.id),
+      newest.slice(0, 20),
+    );
+    // The first 100 conversations all match: a lower bound, said so.
+    assert.equal(hello.body.total, 100);
+    assert.equal(hello.headers.get('x-charla-total-is-lower-bound'), 'true');
+    const wombat = await L.req(
+      'GET',
+      `/conversations/search?locationId=${L.locationId}&query=wombat&limit=5`,
+    );
+    expectOk(wombat);
+    assert.deepEqual(
+      wombat.body.conversations.map((c: any) => c.id),
+      newest.filter((_: string, i: number) => (i + 1) % 3 === 0).slice(0, 5),
+    );
+    assert.equal(wombat.body.total, 50);
+    assert.equal(wombat.headers.get('x-charla-total-is-lower-bound'), null);
+    // Paging on through a dense word's matches finds each once, in order.
+    const seen: string[] = [];
+    let after = '';
+    for (let i = 0; i < 10 && seen.length < 150; i++) {
+      const page = await search(L.req, L.locationId, `query=hello&limit=20${after}`);
+      seen.push(...page.conversations.map((c: any) => c.id));
+      const last = page.conversations.at(-1);
+      if (!last) break;
+      after = `&startAfterDate[]=${last.sort[0]}&startAfterDate[]=${last.sort[1]}`;
+    }
+    assert.deepEqual(seen.slice(0, 100), newest);
+    assert.equal(new Set(seen).size, 150);
+  });
 });
 
 describe('GET /conversations/search: keyset paging with startAfterDate', () => {

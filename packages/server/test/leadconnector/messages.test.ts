@@ -621,6 +621,17 @@ describe("POST /conversations/messages: someone else's contact", () => {
     expectStatus(back, 404, 'Contact not found');
     assert.deepEqual(await totals(), before);
   });
+
+  test('a live chat to a contact of another location is a 404 even when its conversation is open', async () => {
+    // The live chat send that finds the open conversation in its write must check the location too.
+    const bContact = await contact(t, t.b.locationId);
+    const opened = await sent(asB, { type: 'Live_Chat', contactId: bContact, message: 'B first' });
+    const before = await totals();
+    const res = await send(asA, { type: 'Live_Chat', contactId: bContact, message: 'A intrudes' });
+    expectStatus(res, 404, 'Contact not found');
+    assert.deepEqual(await totals(), before);
+    assert.equal((await conversationRow(opened.conversationId)).last_seq, '1');
+  });
 });
 
 describe('conversation fields after messages', () => {

@@ -5,7 +5,7 @@ import { checkUsers, openConversation } from '../conversations/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import type { EmailData, Message } from './model.js';
-import { appendMessage, findByIdempotencyKey } from './store.js';
+import { appendMessage, appendToOpenConversation, findByIdempotencyKey } from './store.js';
 import { conversationChannelFor, conversationTypeFor, messageTypeFor, type SendType } from './types.js';
 
 export interface SendInput {
@@ -176,6 +176,43 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
   // exists (the common case), or a short transaction that opens it first. One read finds the
   // contact, its location and its open conversation.
   const channel = conversationChannelFor(input.type);
+  const type = messageTypeFor(input.type);
+  const liveNow = input.type === 'Live_Chat' && !scheduledAt;
+  /** The message, but for where it goes and how it is carried. */
+  const content = () => ({
+    type,
+    direction: 'outbound' as const,
+    status: scheduledAt ? 'scheduled' : liveNow ? 'sent' : 'pending',
+    body: input.message ?? null,
+    html: input.html ?? null,
+    subject: input.subject ?? null,
+    contentType: input.html ? 'text/html' : 'text/plain',
+    attachments: input.attachments ?? [],
+    source: input.source ?? 'api',
+    action: input.userId ? ('manual' as const) : ('automated' as const),
+    userId: input.userId ?? null,
+    meta: {
+      ...(input.fromNumber ? { fromNumber: input.fromNumber } : {}),
+      ...(input.toNumber ? { toNumber: input.toNumber } : {}),
+    },
+    scheduledAt: scheduledAt ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    announce: !scheduledAt,
+    dispatch: !liveNow,
+  });
+  // A live chat message needs nothing from the contact but its open conversation: when there is
+  // one (the common case), the write finds it itself, in one round trip. Otherwise, or with an
+  // Idempotency-Key or an author to check first, the reads below run as for every other type.
+  if (input.type === 'Live_Chat' && !input.idempotencyKey && !input.userId && isUuid(input.contactId)) {
+    const within = input.locationId;
+    const locationIds = within === null ? null : typeof within === 'string' ? [within] : [...within];
+    const message = await appendToOpenConversation(
+      db,
+      { locationIds, contactId: input.contactId, channel },
+      content(),
+    );
+    if (message) return { message, replayed: false };
+  }
   const contact = await contactOf(db, input.locationId, input.contactId, channel);
   const locationId = contact.location_id;
   if (input.idempotencyKey) {
@@ -187,7 +224,6 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
     await checkUsers(db, locationId, [input.userId], 'userId');
   }
 
-  const type = messageTypeFor(input.type);
   let providerId: string | null = null;
   let email: EmailData | null = null;
   let replyToId: string | null = null;
@@ -232,33 +268,14 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
     }
   }
 
-  const liveNow = input.type === 'Live_Chat' && !scheduledAt;
   const draft = (conversationId: string, chatWidgetId: string | null) => ({
+    ...content(),
     locationId: locationId,
     conversationId,
-    type,
-    direction: 'outbound' as const,
-    status: scheduledAt ? 'scheduled' : liveNow ? 'sent' : 'pending',
-    body: input.message ?? null,
-    html: input.html ?? null,
-    subject: input.subject ?? null,
-    contentType: input.html ? 'text/html' : 'text/plain',
-    attachments: input.attachments ?? [],
-    source: input.source ?? 'api',
-    action: input.userId ? ('manual' as const) : ('automated' as const),
-    userId: input.userId ?? null,
     providerId,
     chatWidgetId,
     replyToId,
     email,
-    meta: {
-      ...(input.fromNumber ? { fromNumber: input.fromNumber } : {}),
-      ...(input.toNumber ? { toNumber: input.toNumber } : {}),
-    },
-    scheduledAt: scheduledAt ?? null,
-    idempotencyKey: input.idempotencyKey ?? null,
-    announce: !scheduledAt,
-    dispatch: !liveNow,
   });
 
   try {

@@ -43,19 +43,30 @@ const PREVIEW = 500;
 interface Waker {
   running: boolean;
   channels: Set<string>;
+  /** When the last NOTIFY was sent (ms). */
+  sentAt: number;
 }
 const wakers = new WeakMap<Db, Waker>();
 
 /**
+ * The least time between two wake-up NOTIFYs. Each one sets the relay (on every node) draining
+ * the outbox in a transaction of four round trips; under a steady stream of sends, one per
+ * interval lets a drain take the sends of the interval at once instead of a few each. A NOTIFY
+ * after a quiet interval goes at once.
+ */
+const WAKE_INTERVAL_MS = 10;
+
+/**
  * NOTIFYs `channel` soon, in a statement of its own, for a write that has committed. Calls made
- * while one is on its way coalesce into one more, sent after it, so a NOTIFY always follows the
- * commit it announces. Not awaited: the relay and the workers are asynchronous anyway, and their
- * polls cover a NOTIFY that is lost (for instance to a closing pool).
+ * while one is on its way or waiting (at most WAKE_INTERVAL_MS) coalesce into one more, sent
+ * after it, so a NOTIFY always follows the commit it announces. Not awaited: the relay and the
+ * workers are asynchronous anyway, and their polls cover a NOTIFY that is lost (for instance to
+ * a closing pool).
  */
 function wakeAfterCommit(db: Db, channel: string): void {
   let w = wakers.get(db);
   if (!w) {
-    w = { running: false, channels: new Set() };
+    w = { running: false, channels: new Set(), sentAt: 0 };
     wakers.set(db, w);
   }
   w.channels.add(channel);
@@ -64,15 +75,22 @@ function wakeAfterCommit(db: Db, channel: string): void {
   const send = () => {
     const channels = [...waker.channels];
     waker.channels.clear();
-    waker.running = true;
+    waker.sentAt = Date.now();
     db.query('SELECT pg_notify(c, $2) FROM unnest($1::text[]) AS c', [channels, ''])
       .catch(() => {})
-      .finally(() => {
-        waker.running = false;
-        if (waker.channels.size > 0) send();
-      });
+      .finally(schedule);
   };
-  send();
+  const schedule = () => {
+    if (waker.channels.size === 0) {
+      waker.running = false;
+      return;
+    }
+    waker.running = true;
+    const wait = waker.sentAt + WAKE_INTERVAL_MS - Date.now();
+    if (wait > 0) setTimeout(send, wait).unref();
+    else send();
+  };
+  schedule();
 }
 
 /**
@@ -119,7 +137,11 @@ true satisfies Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]> exten
  */
 const NEWEST = '(last_message_date IS NULL OR $24 >= last_message_date)';
 
-const APPEND_SQL = `WITH conv AS (
+/**
+ * The append statement for a conversation `target` (a WHERE on conversations) whose message
+ * carries `chatWidget` as its chat widget: by id, or the contact's open conversation.
+ */
+const appendSql = (target: string, chatWidget: string, before = '') => `WITH ${before}conv AS (
        UPDATE conversations SET
          last_seq = last_seq + 1,
          last_message_id = CASE WHEN ${NEWEST} THEN $3 ELSE last_message_id END,
@@ -134,30 +156,51 @@ const APPEND_SQL = `WITH conv AS (
          unread_count = CASE WHEN $5 = 'inbound' THEN unread_count + 1 ELSE unread_count END,
          inbox = true,
          updated_at = now()
-       WHERE location_id = $1 AND id = $2 AND deleted_at IS NULL
-       RETURNING id, contact_id, last_seq
+       WHERE ${target} AND deleted_at IS NULL
+       RETURNING location_id, id, contact_id, last_seq, chat_widget_id
      ), msg AS (
        INSERT INTO messages (location_id, id, conversation_id, contact_id, seq, type, direction, status, body, html,
          subject, content_type, attachments, source, action, user_id, provider_id, chat_widget_id, alt_id,
          reply_to_id, email, call, meta, scheduled_at, idempotency_key, created_at, updated_at)
-       SELECT $1, $3, conv.id, conv.contact_id, conv.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-         $16, $17, $18, $19, $20, $21, $22, $23, $24, $24
+       SELECT conv.location_id, $3, conv.id, conv.contact_id, conv.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+         $13, $14, $15, ${chatWidget}, $17, $18, $19, $20, $21, $22, $23, $24, $24
        FROM conv
        RETURNING ${MESSAGE_COLUMNS.join(', ')}
      ), event AS (
        INSERT INTO outbox (location_id, topic, payload)
-       SELECT $1, 'message.created', jsonb_build_object('conversationId', conversation_id, 'messageId', id,
+       SELECT location_id, 'message.created', jsonb_build_object('conversationId', conversation_id, 'messageId', id,
          'seq', seq, 'direction', direction, 'type', type, 'status', status)
        FROM msg WHERE $25
      ), job AS (
        INSERT INTO jobs (location_id, kind, payload, run_at, ref)
-       SELECT $1, 'message.dispatch', jsonb_build_object('messageId', id), coalesce($22, now()), id::text
+       SELECT location_id, 'message.dispatch', jsonb_build_object('messageId', id), coalesce($22, now()), id::text
        FROM msg WHERE $26
      )
      SELECT msg.*,
        CASE WHEN $25 AND $28 THEN pg_notify('${OUTBOX_CHANNEL}', '') END AS notified_outbox,
        CASE WHEN $26 AND $28 THEN pg_notify('${JOBS_CHANNEL}', '') END AS notified_jobs
      FROM msg`;
+
+const APPEND_SQL = appendSql('location_id = $1 AND id = $2', '$16::uuid');
+
+/**
+ * By contact: $1 the locations it may be in (null: any), $2 its id, $16 the channel. A live chat
+ * continues the contact's latest open conversation on the channel, whichever widget it is on,
+ * and the message takes that conversation's widget.
+ */
+const APPEND_TO_OPEN_SQL = appendSql(
+  `location_id = (SELECT location_id FROM open_conversation) AND id = (SELECT id FROM open_conversation)`,
+  'conv.chat_widget_id',
+  `open_conversation AS (
+     SELECT c.location_id, c.id FROM contacts k
+     JOIN LATERAL (
+       SELECT location_id, id FROM conversations
+       WHERE location_id = k.location_id AND contact_id = k.id AND channel = $16
+         AND status = 'open' AND deleted_at IS NULL
+       ORDER BY coalesce(last_message_date, created_at) DESC LIMIT 1) c ON true
+     WHERE k.id = $2 AND ($1::uuid[] IS NULL OR k.location_id = ANY($1::uuid[])) LIMIT 1
+   ), `,
+);
 
 /**
  * The message path's one write: in a single statement (so a single round trip and one atomic
@@ -174,10 +217,52 @@ const APPEND_SQL = `WITH conv AS (
  * event and the job are committed all the same and the relay's and workers' polls pick them up.
  */
 export async function appendMessage(q: Queryable, m: NewMessage): Promise<Message> {
-  const at = m.createdAt ?? new Date();
-  const params = [
-    m.locationId, // 1
-    m.conversationId, // 2
+  const params = appendParams(m, m.locationId, m.conversationId, m.chatWidgetId ?? null, !(q instanceof Db));
+  // Outside a transaction a named statement: parsed and planned once per connection.
+  const { rows } =
+    q instanceof Db
+      ? await q.prepared<MessageRow>('charla_append_message', APPEND_SQL, params)
+      : await q.query<MessageRow>(APPEND_SQL, params);
+  if (!rows[0]) throw notFound('Conversation');
+  if (q instanceof Db) wake(q, m);
+  return toMessage(rows[0]);
+}
+
+/**
+ * appendMessage to the contact's open conversation on `channel` (its latest, for live chat),
+ * found in the same statement: a send to an existing conversation in one round trip. The message
+ * takes the conversation's location, contact and chat widget. Undefined, with nothing written,
+ * when the contact is not in `locationIds` (null: any) or has no open conversation there.
+ */
+export async function appendToOpenConversation(
+  db: Db,
+  to: { locationIds: string[] | null; contactId: string; channel: string },
+  m: Omit<NewMessage, 'locationId' | 'conversationId' | 'chatWidgetId'>,
+): Promise<Message | undefined> {
+  const params = appendParams(m, to.locationIds, to.contactId, to.channel, false);
+  const { rows } = await db.prepared<MessageRow>('charla_append_to_open', APPEND_TO_OPEN_SQL, params);
+  if (!rows[0]) return undefined;
+  wake(db, m);
+  return toMessage(rows[0]);
+}
+
+/** After a commit outside a transaction: the relay's and the workers' wake-up calls. */
+function wake(db: Db, m: Pick<NewMessage, 'announce' | 'dispatch'>): void {
+  if (m.announce !== false) wakeAfterCommit(db, OUTBOX_CHANNEL);
+  if (m.dispatch === true) wakeAfterCommit(db, JOBS_CHANNEL);
+}
+
+/** The append statements' parameters; $1, $2 and $16 name the target (see appendSql). */
+function appendParams(
+  m: Omit<NewMessage, 'locationId' | 'conversationId' | 'chatWidgetId'>,
+  $1: unknown,
+  $2: unknown,
+  $16: unknown,
+  notify: boolean,
+): unknown[] {
+  return [
+    $1, // 1
+    $2, // 2
     m.id ?? uuidv7(), // 3
     m.type, // 4
     m.direction, // 5
@@ -191,7 +276,7 @@ export async function appendMessage(q: Queryable, m: NewMessage): Promise<Messag
     m.action ?? null, // 13
     m.userId ?? null, // 14
     m.providerId ?? null, // 15
-    m.chatWidgetId ?? null, // 16
+    $16, // 16
     m.altId ?? null, // 17
     m.replyToId ?? null, // 18
     m.email ? JSON.stringify(m.email) : null, // 19
@@ -199,24 +284,13 @@ export async function appendMessage(q: Queryable, m: NewMessage): Promise<Messag
     JSON.stringify(m.meta ?? {}), // 21
     m.scheduledAt ?? null, // 22
     m.idempotencyKey ?? null, // 23
-    at, // 24
+    m.createdAt ?? new Date(), // 24
     m.announce !== false, // 25
     m.dispatch === true, // 26
     PREVIEW, // 27
     // NOTIFY in the statement only inside a caller's transaction (see above).
-    !(q instanceof Db), // 28
+    notify, // 28
   ];
-  // Outside a transaction a named statement: parsed and planned once per connection.
-  const { rows } =
-    q instanceof Db
-      ? await q.prepared<MessageRow>('charla_append_message', APPEND_SQL, params)
-      : await q.query<MessageRow>(APPEND_SQL, params);
-  if (!rows[0]) throw notFound('Conversation');
-  if (q instanceof Db) {
-    if (m.announce !== false) wakeAfterCommit(q, OUTBOX_CHANNEL);
-    if (m.dispatch === true) wakeAfterCommit(q, JOBS_CHANNEL);
-  }
-  return toMessage(rows[0]);
 }
 
 /**
