@@ -47,12 +47,14 @@ export class Conn {
   /** Client frames run one after another, in order. */
   chain: Promise<void> = Promise.resolve();
   readonly timers: NodeJS.Timeout[] = [];
-  readonly lastTyping = new Map<string, { isTyping: boolean; at: number }>();
+  // Made on first use (as is `seen`): most sockets never type nor catch up, and an empty Map is
+  // a few hundred bytes on each of tens of thousands of idle sockets.
+  lastTyping: Map<string, { isTyping: boolean; at: number }> | undefined;
   private tokens: number;
   private refilledAt = Date.now();
   private syncing = 0;
   private held: Outgoing[] = [];
-  private readonly seen = new Map<string, Seen>();
+  private seen: Map<string, Seen> | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -107,6 +109,7 @@ export class Conn {
 
   /** Records a catch-up's replayed messages and the point everything up to is known. */
   markUpTo(conversationId: string, seq: number): void {
+    this.seen ??= new Map();
     const s = this.seen.get(conversationId);
     if (!s) {
       this.seen.set(conversationId, { floor: seq, above: new Set() });
@@ -124,10 +127,11 @@ export class Conn {
   private deliver(out: Outgoing): void {
     const c = out.created;
     if (c) {
-      let s = this.seen.get(c.conversationId);
+      let s = this.seen?.get(c.conversationId);
       // Agents track only conversations they caught up on; visitors track all of theirs.
       if (!s && this.role === 'visitor') {
         s = { floor: 0, above: new Set() };
+        this.seen ??= new Map();
         this.seen.set(c.conversationId, s);
       }
       if (s) {

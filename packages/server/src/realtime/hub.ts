@@ -99,6 +99,21 @@ interface Room {
   presenceCheck: NodeJS.Timeout | undefined;
 }
 
+/**
+ * What `hello` needs from the upgrade request. The socket's handlers keep it for the socket's
+ * life: the whole IncomingMessage (headers, raw headers, stream state) would be kilobytes per
+ * idle socket.
+ */
+interface UpgradeInfo {
+  origin: string | undefined;
+  credential: string | undefined;
+}
+
+const upgradeInfo = (req: IncomingMessage): UpgradeInfo => ({
+  origin: req.headers.origin,
+  credential: credentialsFromHeaders(req.headers),
+});
+
 interface PendingFetch {
   room: Room;
   message: BusMessage;
@@ -123,7 +138,16 @@ export class Hub {
   private readonly rooms = new Map<string, Room>();
   private readonly recent = new Set<number>();
   private readonly conversationCache = new Map<string, ConversationInfo>();
-  private readonly presence = new Map<string, { locationId: string; agentId: string; conns: Set<Conn> }>();
+  private readonly presence = new Map<
+    string,
+    {
+      locationId: string;
+      agentId: string;
+      conns: Set<Conn>;
+      /** This node's status for the agent as last written; undefined before the first write. */
+      written: 'online' | 'away' | null | undefined;
+    }
+  >();
   private presenceChain: Promise<void> = Promise.resolve();
   private pending: PendingFetch[] = [];
   private fetching: Promise<void> = Promise.resolve();
@@ -161,8 +185,10 @@ export class Hub {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      socket.on('error', () => {});
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+      // A shared no-op: a closure here would keep this handler's scope, `req` and its headers
+      // included, alive as long as the socket.
+      socket.on('error', ignore);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, upgradeInfo(req)));
     });
   }
 
@@ -215,7 +241,7 @@ export class Hub {
   // ------------------------------------------------------------------------------------------
   // Connections
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, req: UpgradeInfo): void {
     const o = this.options;
     const conn = new Conn(
       ws,
@@ -238,7 +264,7 @@ export class Hub {
       conn.alive = true;
       conn.lastFrameAt = Date.now();
     });
-    ws.on('error', () => {});
+    ws.on('error', ignore);
     ws.on('close', () => {
       conn.closed = true;
       this.forget(conn);
@@ -284,7 +310,7 @@ export class Hub {
     else conn.send({ type: 'error', code: 'unavailable', message: 'Try again later', frame: frame.type });
   }
 
-  private async onFrame(conn: Conn, frame: ClientFrame, req: IncomingMessage): Promise<void> {
+  private async onFrame(conn: Conn, frame: ClientFrame, req: UpgradeInfo): Promise<void> {
     if (frame.type === 'hello') {
       if (conn.role) throw new AuthFailure(CLOSE.PROTOCOL_ERROR, 'hello was already sent');
       return this.hello(conn, frame, req);
@@ -308,17 +334,19 @@ export class Hub {
     }
   }
 
-  private async hello(conn: Conn, hello: HelloFrame, req: IncomingMessage): Promise<void> {
+  private async hello(conn: Conn, hello: HelloFrame, req: UpgradeInfo): Promise<void> {
     if (hello.v !== PROTOCOL_VERSION) {
       throw new AuthFailure(CLOSE.UNSUPPORTED_VERSION, `protocol version ${PROTOCOL_VERSION} only`);
     }
-    const fromHeaders = credentialsFromHeaders(req.headers);
     const who = await authenticate(
       { db: this.deps.db, keys: this.deps.keys, secret: this.deps.secret },
-      { token: hello.token, key: hello.key, headerCredential: fromHeaders, origin: req.headers.origin },
+      { token: hello.token, key: hello.key, headerCredential: req.credential, origin: req.origin },
       hello,
     );
     if (conn.closed) return;
+    // The hello timer is all `timers` holds so far: drop it rather than keep it for the socket's life.
+    for (const t of conn.timers) clearTimeout(t);
+    conn.timers.length = 0;
     conn.role = who.role;
     conn.locations = who.locations;
     if (who.role === 'visitor') {
@@ -663,6 +691,7 @@ export class Hub {
 
   /** Typing on/off changes pass at once; the same state repeated passes once per throttle. */
   private throttled(conn: Conn, key: string, isTyping: boolean, now: number): boolean {
+    conn.lastTyping ??= new Map();
     const last = conn.lastTyping.get(key);
     if (last && last.isTyping === isTyping && now - last.at < this.options.typingThrottleMs) return true;
     conn.lastTyping.set(key, { isTyping, at: now });
@@ -864,7 +893,7 @@ export class Hub {
       let entry = this.presence.get(key);
       if (!entry) {
         if (gone) continue;
-        entry = { locationId, agentId: conn.agentId, conns: new Set() };
+        entry = { locationId, agentId: conn.agentId, conns: new Set(), written: undefined };
         this.presence.set(key, entry);
       }
       if (gone) entry.conns.delete(conn);
@@ -876,12 +905,16 @@ export class Hub {
           if (this.stopping && !gone) return;
           const status =
             e.conns.size === 0 ? null : [...e.conns].some((c) => c.status === 'online') ? 'online' : 'away';
+          // Another socket of an agent already online here changes nothing: no write, and no
+          // presence frame to every agent of the location (n sockets would cost n² frames).
+          if (status === e.written) return;
           if (status === null) this.presence.delete(key);
           const overall = await setAgentPresence(
             this.deps.db,
             { locationId: e.locationId, agentId: e.agentId, nodeId: this.nodeId, status },
             this.options.presenceTtlMs,
           );
+          e.written = status;
           await this.deps.bus.publish(locationChannel(e.locationId), {
             id: null,
             topic: 'presence',
@@ -936,3 +969,5 @@ function rawText(data: RawData): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ignore = () => {};
