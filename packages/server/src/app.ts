@@ -9,6 +9,7 @@ import { leadConnectorApi } from './api/leadconnector/index.js';
 import { mediaApi } from './api/media/index.js';
 import { mosendApi } from './api/mosend/index.js';
 import { mosendPublicApi } from './api/mosend/public/index.js';
+import { widgetApi } from './api/widget/index.js';
 import type { AppContext } from './context.js';
 import { ajv } from './core/validation.js';
 import './http/types.js';
@@ -133,6 +134,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (face) => mosendApi(face, ctx));
   await app.register(async (face) => chatCaptainApi(face, ctx));
   await app.register(async (face) => mosendPublicApi(face, ctx));
+  await app.register(async (face) => widgetApi(face, ctx));
 
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({

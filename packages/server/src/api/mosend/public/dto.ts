@@ -38,6 +38,9 @@ export function channelConfig(channel: Channel, agentsOnline: boolean, now = new
     agentsOnline,
     online: open && agentsOnline,
     color: s.widgetPrimaryColor ?? null,
+    position: (s.dimensions as { position?: string } | undefined)?.position === 'left' ? 'left' : 'right',
+    sound:
+      (s.advanceSettings as { playNotificationSound?: boolean } | undefined)?.playNotificationSound !== false,
     welcomeMessage: s.liveChatIntroMsg ?? null,
     heading: s.heading ?? null,
     subHeading: s.subHeading ?? null,

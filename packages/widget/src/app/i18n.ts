@@ -1,0 +1,197 @@
+// The widget's own words in English, Spanish and Portuguese. Other languages fall back to English;
+// right-to-left languages still get a mirrored layout.
+import type { Localized } from '../shared';
+
+const en = {
+  open: 'Open chat',
+  close: 'Close chat',
+  placeholder: 'Write a message…',
+  send: 'Send',
+  attach: 'Attach a file',
+  emoji: 'Emoji',
+  start: 'Start chat',
+  required: 'This field is required',
+  badEmail: 'Enter a valid email',
+  badPhone: 'Enter a valid phone number',
+  badValue: 'Check this value',
+  email: 'Email',
+  name: 'Name',
+  department: 'Department',
+  offlineTag: 'offline',
+  sending: 'Sending…',
+  sent: 'Sent',
+  delivered: 'Delivered',
+  read: 'Read',
+  failed: 'Not sent.',
+  retry: 'Retry',
+  typing: 'Typing…',
+  today: 'Today',
+  yesterday: 'Yesterday',
+  online: 'We are online',
+  away: 'We reply as soon as we can',
+  offline: 'We are offline right now.',
+  nextOpen: 'We open again {t}.',
+  emailLater: 'Leave your email and we will answer there.',
+  linkEmail: 'Get the replies by email too:',
+  save: 'Save',
+  ended: 'This conversation has ended.',
+  newChat: 'Start a new conversation',
+  history: 'Past conversations',
+  back: 'Back',
+  noHistory: 'No conversations yet.',
+  mute: 'Mute sounds',
+  unmute: 'Turn sounds on',
+  message: 'Message',
+  leaveMessage: 'Leave a message',
+  thanks: 'Thank you! We will get back to you.',
+  otpAsk: 'We sent a code to {e}. Enter it to continue.',
+  otpCode: 'Code',
+  verify: 'Verify',
+  resend: 'Send a new code',
+  error: 'Something went wrong. Try again.',
+  reconnecting: 'Connecting…',
+  newMessage: 'New message',
+  you: 'You',
+  agent: 'Agent',
+  upload: 'Uploading {n}%',
+  file: 'File',
+  tooBig: 'The file is too large (5 MB at most).',
+};
+export type Words = typeof en;
+
+const es: Words = {
+  open: 'Abrir chat',
+  close: 'Cerrar chat',
+  placeholder: 'Escribe un mensaje…',
+  send: 'Enviar',
+  attach: 'Adjuntar un archivo',
+  emoji: 'Emoji',
+  start: 'Empezar el chat',
+  required: 'Este campo es obligatorio',
+  badEmail: 'Escribe un email válido',
+  badPhone: 'Escribe un teléfono válido',
+  badValue: 'Revisa este valor',
+  email: 'Email',
+  name: 'Nombre',
+  department: 'Departamento',
+  offlineTag: 'desconectado',
+  sending: 'Enviando…',
+  sent: 'Enviado',
+  delivered: 'Entregado',
+  read: 'Leído',
+  failed: 'No enviado.',
+  retry: 'Reintentar',
+  typing: 'Escribiendo…',
+  today: 'Hoy',
+  yesterday: 'Ayer',
+  online: 'Estamos en línea',
+  away: 'Respondemos lo antes posible',
+  offline: 'Ahora no estamos conectados.',
+  nextOpen: 'Volvemos {t}.',
+  emailLater: 'Déjanos tu email y te responderemos allí.',
+  linkEmail: 'Recibe también las respuestas por email:',
+  save: 'Guardar',
+  ended: 'Esta conversación ha terminado.',
+  newChat: 'Empezar una conversación nueva',
+  history: 'Conversaciones anteriores',
+  back: 'Volver',
+  noHistory: 'Todavía no hay conversaciones.',
+  mute: 'Silenciar',
+  unmute: 'Activar sonidos',
+  message: 'Mensaje',
+  leaveMessage: 'Deja un mensaje',
+  thanks: '¡Gracias! Te responderemos pronto.',
+  otpAsk: 'Enviamos un código a {e}. Escríbelo para continuar.',
+  otpCode: 'Código',
+  verify: 'Verificar',
+  resend: 'Enviar otro código',
+  error: 'Algo salió mal. Inténtalo de nuevo.',
+  reconnecting: 'Conectando…',
+  newMessage: 'Nuevo mensaje',
+  you: 'Tú',
+  agent: 'Agente',
+  upload: 'Subiendo {n}%',
+  file: 'Archivo',
+  tooBig: 'El archivo es demasiado grande (5 MB como máximo).',
+};
+
+const pt: Words = {
+  open: 'Abrir chat',
+  close: 'Fechar chat',
+  placeholder: 'Escreva uma mensagem…',
+  send: 'Enviar',
+  attach: 'Anexar um arquivo',
+  emoji: 'Emoji',
+  start: 'Iniciar chat',
+  required: 'Este campo é obrigatório',
+  badEmail: 'Digite um email válido',
+  badPhone: 'Digite um telefone válido',
+  badValue: 'Verifique este valor',
+  email: 'Email',
+  name: 'Nome',
+  department: 'Departamento',
+  offlineTag: 'offline',
+  sending: 'Enviando…',
+  sent: 'Enviada',
+  delivered: 'Entregue',
+  read: 'Lida',
+  failed: 'Não enviada.',
+  retry: 'Tentar de novo',
+  typing: 'Digitando…',
+  today: 'Hoje',
+  yesterday: 'Ontem',
+  online: 'Estamos online',
+  away: 'Respondemos assim que possível',
+  offline: 'Estamos offline agora.',
+  nextOpen: 'Voltamos {t}.',
+  emailLater: 'Deixe seu email e responderemos por lá.',
+  linkEmail: 'Receba as respostas também por email:',
+  save: 'Salvar',
+  ended: 'Esta conversa terminou.',
+  newChat: 'Iniciar uma nova conversa',
+  history: 'Conversas anteriores',
+  back: 'Voltar',
+  noHistory: 'Ainda não há conversas.',
+  mute: 'Silenciar',
+  unmute: 'Ativar sons',
+  message: 'Mensagem',
+  leaveMessage: 'Deixe uma mensagem',
+  thanks: 'Obrigado! Responderemos em breve.',
+  otpAsk: 'Enviamos um código para {e}. Digite-o para continuar.',
+  otpCode: 'Código',
+  verify: 'Verificar',
+  resend: 'Enviar outro código',
+  error: 'Algo deu errado. Tente de novo.',
+  reconnecting: 'Conectando…',
+  newMessage: 'Nova mensagem',
+  you: 'Você',
+  agent: 'Agente',
+  upload: 'Enviando {n}%',
+  file: 'Arquivo',
+  tooBig: 'O arquivo é grande demais (5 MB no máximo).',
+};
+
+const WORDS: Record<string, Words> = { en, es, pt };
+const RTL = ['ar', 'he', 'fa', 'ur', 'yi', 'ps'];
+
+export interface Lang {
+  code: string;
+  t: Words;
+  rtl: boolean;
+}
+
+/** The first of the candidates that is a language tag; `en` when none is. */
+export function pickLang(...candidates: (string | null | undefined)[]): Lang {
+  const code = (candidates.find((c) => c && /^[a-z]{2,3}\b/i.test(c)) || 'en').toLowerCase();
+  const short = code.slice(0, 2);
+  return { code, t: WORDS[short] || en, rtl: RTL.includes(short) };
+}
+
+/** A channel text in the visitor's language: exact tag, then language, then English, then any. */
+export function local(text: Localized | undefined | null, lang: Lang): string {
+  if (text == null) return '';
+  if (typeof text === 'string') return text;
+  return text[lang.code] ?? text[lang.code.slice(0, 2)] ?? text.en ?? Object.values(text)[0] ?? '';
+}
+
+export const fill = (s: string, k: string, v: string | number): string => s.replace(`{${k}}`, String(v));
