@@ -136,8 +136,18 @@ export interface WireMessage {
   attachments: string[];
   /** The agent (user) who sent it, if a person did. */
   userId: string | null;
+  /** The message this one quotes (a message of the same conversation). */
+  replyToId: string | null;
+  /** What `attachments[0]` is, when the sender said: the widget draws images and files from it. */
+  media: WireMedia | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface WireMedia {
+  kind: 'image' | 'video' | 'audio' | 'document';
+  filename: string | null;
+  mimeType: string | null;
 }
 
 export interface WelcomeFrame {

@@ -1,10 +1,10 @@
-import type { WireMessage } from '@charla/protocol';
+import type { WireMedia, WireMessage } from '@charla/protocol';
 import type { MessageRow } from '../core/messages/model.js';
 import { VISITOR_MESSAGE_TYPES } from '../core/messages/receipts.js';
 import type { Queryable } from '../storage/db.js';
 
 const WIRE_COLUMNS = `id, location_id, conversation_id, contact_id, seq, type, direction, status, body,
-  content_type, attachments, user_id, created_at, updated_at`;
+  content_type, attachments, user_id, reply_to_id, meta, created_at, updated_at`;
 
 /** The columns a wire message carries (WIRE_COLUMNS). */
 type WireRow = Pick<
@@ -21,9 +21,21 @@ type WireRow = Pick<
   | 'content_type'
   | 'attachments'
   | 'user_id'
+  | 'reply_to_id'
+  | 'meta'
   | 'created_at'
   | 'updated_at'
 >;
+
+const MEDIA_KINDS = ['image', 'video', 'audio', 'document'];
+const text = (v: unknown) => (typeof v === 'string' ? v : null);
+
+/** The media description web-chat sends keep in `meta` (api/mosend/dto.ts names the keys). */
+function wireMedia(meta: Record<string, unknown>): WireMedia | null {
+  const kind = meta.mediaType;
+  if (typeof kind !== 'string' || !MEDIA_KINDS.includes(kind)) return null;
+  return { kind: kind as WireMedia['kind'], filename: text(meta.filename), mimeType: text(meta.mimeType) };
+}
 
 const toWire = (r: WireRow): WireMessage => ({
   id: r.id,
@@ -38,6 +50,8 @@ const toWire = (r: WireRow): WireMessage => ({
   contentType: r.content_type,
   attachments: r.attachments,
   userId: r.user_id,
+  replyToId: r.reply_to_id,
+  media: wireMedia(r.meta),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

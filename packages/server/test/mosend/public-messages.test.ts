@@ -364,6 +364,37 @@ describe('isolation between locations and channels', () => {
     );
   });
 
+  test('a visitor quotes a message of their own conversation, never one of another', async () => {
+    const ch = await channel(t, t.a.locationId);
+    const s = await session(t, ch);
+    const first = await send(ch, s.sessionToken, { body: 'first' });
+    const quoted = await send(ch, s.sessionToken, {
+      body: 'about that',
+      replyToMessageId: first.body.data.id,
+    });
+    assert.equal(quoted.status, 201, JSON.stringify(quoted.body));
+    assert.equal(quoted.body.data.replyToMessageId, first.body.data.id);
+    const { rows } = await t.charla.ctx.db.query<any>('SELECT reply_to_id FROM messages WHERE id = $1', [
+      quoted.body.data.id,
+    ]);
+    assert.equal(rows[0].reply_to_id, first.body.data.id);
+    // Another visitor's message, an unknown id and a malformed one: 400, nothing stored.
+    const other = await session(t, ch);
+    const theirs = await send(ch, other.sessionToken, { body: 'theirs' });
+    for (const replyToMessageId of [theirs.body.data.id, randomUUID(), 'nope']) {
+      expectError(
+        await send(ch, s.sessionToken, { body: 'x', replyToMessageId }),
+        400,
+        /replyToMessageId must be a message of this conversation/,
+      );
+    }
+    const hist = await history(ch, s.sessionToken);
+    assert.deepEqual(
+      hist.body.data.map((m: any) => m.payload.body),
+      ['first', 'about that'],
+    );
+  });
+
   test('a contact talking through two channels has a conversation on each, never merged', async () => {
     const ch1 = await channel(t, t.a.locationId);
     const ch2 = await channel(t, t.a.locationId);

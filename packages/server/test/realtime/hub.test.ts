@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE, MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL } from '@charla/protocol';
+import { appendMessage } from '../../src/core/messages/store.js';
 import {
   locationAgentsOnline,
   renewNodePresence,
@@ -185,6 +186,29 @@ describe('real-time hub, one node', () => {
       const created = c.messages(v.conversationId).filter((f) => f.event === 'created');
       assert.equal(new Set(created.map((f) => f.message.seq)).size, created.length);
     }
+  });
+
+  test('message frames carry the quoted message and what the attachment is', async () => {
+    const v = await visitorA();
+    const vis = await visitor(v.token);
+    await vis.ready();
+    const greeting = vis.messages(v.conversationId)[0].message;
+    assert.equal(greeting.replyToId, null);
+    assert.equal(greeting.media, null);
+    await appendMessage(t.charla.ctx.db, {
+      locationId: t.a.locationId,
+      conversationId: v.conversationId,
+      type: 'TYPE_LIVE_CHAT',
+      direction: 'outbound',
+      status: 'sent',
+      body: 'the label',
+      attachments: ['https://files.example/label.png'],
+      replyToId: greeting.id,
+      meta: { mediaType: 'image', filename: 'label.png', mimeType: 'image/png' },
+    });
+    const frame = await vis.next((f) => f.type === 'message' && f.message.body === 'the label', 'the image');
+    assert.equal(frame.message.replyToId, greeting.id);
+    assert.deepEqual(frame.message.media, { kind: 'image', filename: 'label.png', mimeType: 'image/png' });
   });
 
   test('a reconnecting visitor catches up from its last seq, with nothing missing or doubled', async () => {

@@ -1,6 +1,6 @@
 import { type Db, isUniqueViolation } from '../../storage/db.js';
 import { openConversation } from '../conversations/service.js';
-import { notFound } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { type Message, type MessageRow, toMessage } from '../messages/model.js';
 import { appendMessage, findByIdempotencyKey } from '../messages/store.js';
@@ -25,6 +25,8 @@ export interface VisitorMessageInput {
   body?: string;
   attachment?: VisitorAttachment;
   clientMessageId?: string;
+  /** A message of the conversation the visitor quotes. */
+  replyToMessageId?: string;
 }
 
 const idempotencyKey = (i: VisitorMessageInput) =>
@@ -53,6 +55,16 @@ export async function sendVisitorMessage(
         chatWidgetId: input.channelId,
         departmentId: input.departmentId,
       });
+      if (input.replyToMessageId !== undefined) {
+        const quoted = isUuid(input.replyToMessageId)
+          ? await tx.query(
+              `SELECT 1 FROM messages WHERE location_id = $1 AND conversation_id = $2 AND id = $3
+                 AND type = 'TYPE_LIVE_CHAT'`,
+              [input.locationId, conversation.id, input.replyToMessageId],
+            )
+          : { rowCount: 0 };
+        if (!quoted.rowCount) throw invalid(['replyToMessageId must be a message of this conversation']);
+      }
       const a = input.attachment;
       return appendMessage(tx, {
         locationId: input.locationId,
@@ -65,6 +77,7 @@ export async function sendVisitorMessage(
         source: 'web_chat',
         action: 'manual',
         chatWidgetId: input.channelId,
+        replyToId: input.replyToMessageId ?? null,
         idempotencyKey: key,
         meta: {
           visitorId: input.visitorId,

@@ -115,7 +115,7 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
       }
       if (problems.length) throw invalid(problems);
 
-      let attachment: { url: string; id: string; filename: string } | undefined;
+      let attachment: { url: string; id: string; filename: string; mimeType: string } | undefined;
       if (type !== 'text') {
         const media = await getMedia(ctx.db, orgId, b.mediaAssetId!);
         if (media?.status !== 'ready') throw invalid(['mediaAssetId names no uploaded file']);
@@ -126,7 +126,12 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
         if (prefix && !media.contentType.startsWith(prefix)) {
           throw invalid([`mediaAssetId is ${media.contentType}, not a file of type ${type}`]);
         }
-        attachment = { url: mediaUrl(ctx, media), id: media.id, filename: media.filename };
+        attachment = {
+          url: mediaUrl(ctx, media),
+          id: media.id,
+          filename: media.filename,
+          mimeType: media.contentType,
+        };
       }
       if (b.replyToMessageId !== undefined) {
         const { rowCount } = await ctx.db.query(
@@ -150,7 +155,12 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
           chatWidgetId: conversation.chatWidgetId,
           replyToId: b.replyToMessageId ?? null,
           meta: attachment
-            ? { mediaType: type, mediaAssetId: attachment.id, filename: attachment.filename }
+            ? {
+                mediaType: type,
+                mediaAssetId: attachment.id,
+                filename: attachment.filename,
+                mimeType: attachment.mimeType,
+              }
             : {},
           idempotencyKey: key ?? null,
           announce: true,

@@ -506,6 +506,7 @@ export async function mosendPublicApi(app: FastifyInstance, ctx: AppContext): Pr
         body: text,
         attachment,
         clientMessageId: b.clientMessageId,
+        replyToMessageId: b.replyToMessageId,
       });
       return reply.status(201).send(envelope(webChatMessage(message)));
     },

@@ -106,6 +106,11 @@ export const sendMessageBody = {
     body: str(4096),
     caption: str(4096),
     clientMessageId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$' },
+    replyToMessageId: {
+      type: 'string',
+      maxLength: 100,
+      description: 'A message of this conversation, quoted',
+    },
     attachment: {
       type: 'object',
       additionalProperties: false,
@@ -123,5 +128,6 @@ export interface SendMessageBody {
   body?: string;
   caption?: string;
   clientMessageId?: string;
+  replyToMessageId?: string;
   attachment?: { mediaAssetId: string; kind?: (typeof ATTACHMENT_KINDS)[number]; filename?: string };
 }
