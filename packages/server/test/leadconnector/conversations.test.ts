@@ -787,7 +787,9 @@ describe('GET /conversations/search: the total of a full-text query', () => {
        c AS (
          INSERT INTO conversations (location_id, id, contact_id, channel, type, last_message_date)
          SELECT $1, gen_random_uuid(), id, 'default', 'TYPE_PHONE',
-           now() - split_part(name, ' ', 2)::int * interval '1 minute' FROM k RETURNING id, contact_id, last_message_date)
+           -- Whole milliseconds, as Charla writes every date it sorts by (sort values are epoch ms).
+           date_trunc('milliseconds', now()) - split_part(name, ' ', 2)::int * interval '1 minute'
+         FROM k RETURNING id, contact_id, last_message_date)
        INSERT INTO messages (location_id, id, conversation_id, contact_id, seq, type, direction, status, body, created_at)
        SELECT $1, gen_random_uuid(), c.id, c.contact_id, 1, 'TYPE_SMS', 'inbound', 'delivered',
          'hello' || CASE WHEN row_number() OVER (ORDER BY c.last_message_date DESC) % 3 = 0 THEN ' wombat' ELSE '' END,
