@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminApi } from './api/admin/index.js';
 import { chatCaptainApi } from './api/chatcaptain/index.js';
+import { inboxApi } from './api/inbox/index.js';
 import { leadConnectorApi } from './api/leadconnector/index.js';
 import { mediaApi } from './api/media/index.js';
 import { mosendApi } from './api/mosend/index.js';
@@ -134,6 +135,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (face) => mosendApi(face, ctx));
   await app.register(async (face) => chatCaptainApi(face, ctx));
   await app.register(async (face) => mosendPublicApi(face, ctx));
+  await app.register(async (face) => inboxApi(face, ctx));
   await app.register(async (face) => widgetApi(face, ctx));
 
   app.setNotFoundHandler((req, reply) => {

@@ -2,8 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE, type HelloFrame, SUBPROTOCOL } from '@charla/protocol';
 import { canAccessLocation, hasScope, type Principal } from '../core/keys/principal.js';
 import type { KeyVerifier } from '../core/keys/service.js';
+import { findSession } from '../core/sessions/service.js';
 import { type VisitorClaims, verifyVisitorToken } from '../core/visitors/token.js';
 import { getWidget, originAllowed } from '../core/widgets/service.js';
+import { AGENT_SCOPES } from '../http/auth.js';
+import { isOwnOrigin, sessionFromCookies } from '../http/credentials.js';
 import type { Db } from '../storage/db.js';
 import { userInLocations } from './queries.js';
 
@@ -22,15 +25,34 @@ export function selectSubprotocol(protocols: Set<string>): string | false {
   return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
 }
 
-/** A credential sent with the upgrade: `Authorization: Bearer …`, or the bearer subprotocol. */
-export function credentialsFromHeaders(headers: IncomingHttpHeaders): string | undefined {
+/**
+ * Marks a credential that came from the inbox's session cookie. It can only come from
+ * `credentialsFromHeaders` (a `hello.key` with this prefix is just a key that does not verify).
+ */
+const SESSION_MARK = 'session\n';
+
+/**
+ * A credential sent with the upgrade: `Authorization: Bearer …`, the bearer subprotocol, or an
+ * agent's session cookie. The cookie counts only when the page is Charla's own (Origin): browsers
+ * attach cookies to cross-site WebSockets too.
+ */
+export function credentialsFromHeaders(headers: IncomingHttpHeaders, publicUrl?: string): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
   const offered = headers['sec-websocket-protocol'];
-  if (typeof offered !== 'string') return undefined;
-  for (const p of offered.split(',')) {
-    const t = p.trim();
-    if (t.startsWith(BEARER_SUBPROTOCOL_PREFIX)) return t.slice(BEARER_SUBPROTOCOL_PREFIX.length);
+  if (typeof offered === 'string') {
+    for (const p of offered.split(',')) {
+      const t = p.trim();
+      if (t.startsWith(BEARER_SUBPROTOCOL_PREFIX)) return t.slice(BEARER_SUBPROTOCOL_PREFIX.length);
+    }
+  }
+  const session = sessionFromCookies(headers.cookie);
+  // Behind a proxy that rewrites Host, the host the browser used is in X-Forwarded-Host (a page
+  // of another site cannot set headers on a WebSocket).
+  const forwarded = headers['x-forwarded-host'];
+  const hosts = [headers.host, ...(typeof forwarded === 'string' ? [forwarded.split(',')[0]!.trim()] : [])];
+  if (session && hosts.some((host) => isOwnOrigin(headers.origin, host, publicUrl ?? ''))) {
+    return SESSION_MARK + session;
   }
   return undefined;
 }
@@ -80,6 +102,9 @@ export async function authenticate(
     return { role: 'visitor', visitor: claims, locations: [claims.locationId] };
   }
   if (key === undefined) throw new AuthFailure(CLOSE.UNAUTHENTICATED, 'credentials required');
+  if (key.startsWith(SESSION_MARK) && key === given.headerCredential) {
+    return sessionAgent(deps.db, key.slice(SESSION_MARK.length), hello);
+  }
   const principal = await deps.keys.verify(key);
   if (!principal) throw new AuthFailure(CLOSE.UNAUTHENTICATED, 'invalid or revoked key');
   if (!READ_SCOPES.some((s) => hasScope(principal, s))) {
@@ -103,6 +128,37 @@ export async function authenticate(
     keyPrefix: KEY_PREFIX.exec(key)?.[1] ?? '',
     userId,
     agentId: userId ?? `key:${principal.keyId}`,
+    locations,
+  };
+}
+
+/** An agent signed in to the inbox: the user is the agent, in the locations they belong to. */
+async function sessionAgent(db: Db, token: string, hello: HelloFrame): Promise<Authenticated> {
+  const session = await findSession(db, token);
+  if (!session) throw new AuthFailure(CLOSE.UNAUTHENTICATED, 'the session has expired');
+  const member = new Set(session.user.locationIds);
+  const locations = [...new Set(hello.locations ?? session.user.locationIds)];
+  if (locations.length === 0) throw new AuthFailure(CLOSE.FORBIDDEN, 'the user belongs to no location');
+  if (locations.length > 100) throw new AuthFailure(CLOSE.FORBIDDEN, 'at most 100 locations');
+  if (!locations.every((l) => member.has(l))) {
+    throw new AuthFailure(CLOSE.FORBIDDEN, 'the user is not an agent of every location named');
+  }
+  if (hello.userId !== undefined && hello.userId !== session.user.id) {
+    throw new AuthFailure(CLOSE.FORBIDDEN, 'a session speaks only for its own user');
+  }
+  return {
+    role: 'agent',
+    principal: {
+      kind: 'session',
+      keyId: `user:${session.user.id}`,
+      scopes: new Set(AGENT_SCOPES),
+      locationIds: member,
+      providerId: null,
+      userId: session.user.id,
+    },
+    keyPrefix: '',
+    userId: session.user.id,
+    agentId: session.user.id,
     locations,
   };
 }

@@ -4,6 +4,7 @@ import * as m004 from './004_visitors.js';
 import * as m005 from './005_presence.js';
 import * as m006 from './006_threads_and_feedback.js';
 import * as m008 from './008_inbox_widgets.js';
+import * as m009 from './009_user_sessions.js';
 
 /** Forward-only migrations, applied in order; never edit one that has shipped. */
 export const migrations: { id: string; sql: string }[] = [
@@ -13,4 +14,5 @@ export const migrations: { id: string; sql: string }[] = [
   { id: '005_presence', sql: m005.sql },
   { id: '006_threads_and_feedback', sql: m006.sql },
   { id: '008_inbox_widgets', sql: m008.sql },
+  { id: '009_user_sessions', sql: m009.sql },
 ];
