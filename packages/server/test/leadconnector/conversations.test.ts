@@ -884,6 +884,26 @@ describe('GET /conversations/search: keyset paging with startAfterDate', () => {
     }
   });
 
+  test('dates written by SQL with microseconds page through exactly too: they are stored in whole milliseconds', async () => {
+    const L = await freshLocation(t);
+    await t.charla.ctx.db.query(
+      `WITH k AS (
+         INSERT INTO contacts (location_id, id, name)
+         SELECT $1, gen_random_uuid(), 'Tie ' || i FROM generate_series(1, 7) AS i RETURNING id)
+       INSERT INTO conversations (location_id, id, contact_id, channel, type, last_message_date)
+       SELECT $1, gen_random_uuid(), id, 'default', 'TYPE_PHONE', clock_timestamp() FROM k`,
+      [L.locationId],
+    );
+    const all = ids(await search(L.req, L.locationId, 'limit=100'));
+    assert.equal(all.length, 7);
+    const { seen } = await pageThrough(
+      L,
+      'limit=2',
+      (s) => `startAfterDate[]=${s[0]}&startAfterDate[]=${s[1]}`,
+    );
+    assert.deepEqual(seen, all);
+  });
+
   test('a single number pages through distinct last-message times', async () => {
     const { L, made } = await withDates([1000, 2000, 3000, 4000, 5000]);
     const { seen } = await pageThrough(L, 'limit=2', (s) => `startAfterDate=${s[0]}`);
