@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE, type HelloFrame, SUBPROTOCOL } from '@charla/protocol';
 import { canAccessLocation, hasScope, type Principal } from '../core/keys/principal.js';
 import type { KeyVerifier } from '../core/keys/service.js';
-import { findSession } from '../core/sessions/service.js';
+import { findSession, sessionRef } from '../core/sessions/service.js';
 import { type VisitorClaims, verifyVisitorToken } from '../core/visitors/token.js';
 import { getWidget, originAllowed } from '../core/widgets/service.js';
 import { AGENT_SCOPES } from '../http/auth.js';
@@ -156,7 +156,8 @@ async function sessionAgent(db: Db, token: string, hello: HelloFrame): Promise<A
       providerId: null,
       userId: session.user.id,
     },
-    keyPrefix: '',
+    // Sessions are revoked by reference, as keys are by prefix.
+    keyPrefix: `session:${sessionRef(token)}`,
     userId: session.user.id,
     agentId: session.user.id,
     locations,

@@ -196,9 +196,16 @@ export class Hub {
     const { bus } = this.deps;
     this.unsubscribers.push(
       bus.subscribe(SYSTEM_CHANNEL, (m) => {
-        if (m.topic !== 'key.revoked') return;
+        const revoked =
+          m.topic === 'key.revoked'
+            ? m.payload.prefix
+            : m.topic === 'session.revoked'
+              ? `session:${m.payload.ref}`
+              : undefined;
+        if (typeof revoked !== 'string' || revoked === '' || revoked === 'session:') return;
         for (const conn of this.conns) {
-          if (conn.keyPrefix && conn.keyPrefix === m.payload.prefix) conn.kill(CLOSE.REVOKED, 'key revoked');
+          if (conn.keyPrefix === revoked)
+            conn.kill(CLOSE.REVOKED, `${m.topic === 'key.revoked' ? 'key' : 'session'} revoked`);
         }
       }),
     );

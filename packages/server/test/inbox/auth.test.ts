@@ -352,6 +352,27 @@ describe('real time', () => {
     forged.hello({ key: `session\n${token}` });
     await forged.expectClose(CLOSE.UNAUTHENTICATED);
   });
+
+  test('logging out closes the sockets the session opened, and only those', async () => {
+    // A user of its own: sign-ins are limited per email.
+    const bea = await agent(t, [t.a.locationId]);
+    const mine = browser(t);
+    await mine.login(bea.email);
+    const theirs = browser(t);
+    await theirs.login(bea.email);
+    const ws = await WsClient.open(t.url, { headers: { cookie: mine.cookie, origin: t.url } });
+    ws.hello({});
+    await ws.ready();
+    const other = await WsClient.open(t.url, { headers: { cookie: theirs.cookie, origin: t.url } });
+    other.hello({});
+    await other.ready();
+    assert.equal((await mine.request('POST', '/inbox/api/logout')).status, 204);
+    await ws.expectClose(CLOSE.REVOKED);
+    // The same agent's other session (another device) stays connected.
+    other.send({ type: 'ping' });
+    await other.next((f: any) => f.type === 'pong', 'pong on the other session');
+    other.ws.close();
+  });
 });
 
 describe('https', () => {

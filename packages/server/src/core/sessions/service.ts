@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../storage/db.js';
+import { recordEvent } from '../../storage/outbox.js';
 import { hashPassword, verifyPassword } from '../users/password.js';
 import type { Role } from '../users/service.js';
 
@@ -24,6 +25,13 @@ export interface Session {
 }
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest();
+
+/**
+ * A session's public reference: derived from the cookie's hash, it names the session on the bus
+ * (to close its sockets on logout) without revealing anything that would open it.
+ */
+export const sessionRef = (token: string) =>
+  createHash('sha256').update(hashToken(token)).digest('hex').slice(0, 32);
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 // scrypt takes 32 MiB and ~50 ms per hash: a burst of logins must not exhaust memory or the
@@ -123,9 +131,19 @@ export async function findSession(db: Db, token: string): Promise<Session | null
   };
 }
 
+/** Ends a session; every node closes the sockets it opened (`session.revoked`). */
 export async function deleteSession(db: Db, token: string): Promise<void> {
   if (!TOKEN.test(token)) return;
-  await db.query('DELETE FROM user_sessions WHERE id_hash = $1', [hashToken(token)]);
+  await db.tx(async (tx) => {
+    const { rowCount } = await tx.query('DELETE FROM user_sessions WHERE id_hash = $1', [hashToken(token)]);
+    if (rowCount) {
+      await recordEvent(tx, {
+        locationId: null,
+        topic: 'session.revoked',
+        payload: { ref: sessionRef(token) },
+      });
+    }
+  });
 }
 
 /** Constant-time comparison of the CSRF header with the session's token. */
