@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { appendMessage } from '../../src/core/messages/store.js';
 import { createWidget } from '../../src/core/widgets/service.js';
 import { startSmtp, waitFor } from '../jobs/fixtures.js';
 import { WsClient } from '../realtime/support.js';
@@ -231,6 +232,106 @@ describe('embeddable widget (browser)', { skip: skipBrowser }, () => {
     assert.equal((await ag.send(session.contactId, 'One more thing')).status, 200);
     await widget(p).locator('.b').getByText('1').waitFor();
 
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('a visitor quotes a message; agent images, files and quotes show live and after a reload', async () => {
+    const token = await channel({});
+    site.pages.set('/quote', { body: html('', snippet(t.url, token)), csp: strictCsp(t.url) });
+    const context = await browser.newContext();
+    const p = await context.newPage();
+    const { problems } = watch(p);
+    await p.goto(`${site.url}/quote`);
+    await launcher(p).click();
+    const input = widget(p).locator('textarea');
+    await input.fill('Do you have it in blue?');
+    await input.press('Enter');
+    await log(p).locator('.row.me', { hasText: 'in blue' }).getByText(SENT).waitFor();
+    const { contactId } = await stored(p, token, 's');
+    const conversationId = await stored(p, token, 'cur');
+    assert.equal((await agent().send(contactId, 'Which size?')).status, 200);
+    const question = log(p).locator('.row.them', { hasText: 'Which size?' });
+    await question.waitFor();
+    const questionId = await question.getAttribute('data-id');
+    assert.ok(questionId);
+
+    // From the keyboard: the reply action quotes, Escape drops the quote and leaves the panel open.
+    const preview = widget(p).locator('.qp');
+    const reply = question.getByRole('button', { name: 'Reply' });
+    await reply.focus();
+    await p.keyboard.press('Enter');
+    await preview.locator('.q').getByText('Which size?', { exact: true }).waitFor();
+    assert.ok(await input.evaluate((e) => e.matches(':focus')), 'the composer takes the focus');
+    await p.keyboard.press('Escape');
+    assert.equal(await preview.textContent(), '');
+    assert.ok(await widget(p).locator('.p').isVisible());
+    await reply.focus();
+    await p.keyboard.press('Enter');
+    await preview.getByRole('button', { name: 'Cancel the reply' }).click();
+    assert.equal(await preview.textContent(), '');
+    await reply.click();
+    await input.fill('Medium');
+    await input.press('Enter');
+    const answer = log(p).locator('.row.me', { hasText: 'Medium' });
+    await answer.getByText(SENT).waitFor();
+    assert.equal(await answer.locator('.q').textContent(), 'Which size?');
+    assert.equal(await preview.textContent(), '', 'the quote goes with the message');
+    const answerId = (await answer.getAttribute('data-id'))!;
+    const { rows } = await t.charla.ctx.db.query<{ reply_to_id: string }>(
+      'SELECT reply_to_id FROM messages WHERE id = $1',
+      [answerId],
+    );
+    assert.equal(rows[0]!.reply_to_id, questionId);
+
+    // The agent answers through the org send route: an image named without an extension, a
+    // document, and a reply quoting the visitor. The widget draws each from what the hub says.
+    const org = client(t.url, { 'x-api-key': t.a.key });
+    const base = `/organizations/${t.a.locationId}/conversations/${conversationId}/web-chat`;
+    const upload = async (name: string, data: Buffer) => {
+      const fd = new FormData();
+      fd.append('file', new Blob([new Uint8Array(data)]), name);
+      const res = await fetch(`${t.url}${base}/media`, {
+        method: 'POST',
+        headers: { 'x-api-key': t.a.key },
+        body: fd,
+      });
+      const j = (await res.json()) as any;
+      assert.equal(res.status, 201, JSON.stringify(j));
+      return j.data as { mediaAssetId: string; url: string };
+    };
+    const img = await upload('blue-shirt', PNG);
+    const doc = await upload('size-guide.pdf', Buffer.from('%PDF-1.4\n%%EOF\n', 'latin1'));
+    for (const body of [
+      { type: 'image', mediaAssetId: img.mediaAssetId, body: 'This one' },
+      { type: 'document', mediaAssetId: doc.mediaAssetId },
+      { body: 'Medium it is', replyToMessageId: answerId },
+    ]) {
+      const sent = await org('POST', `${base}/send`, body);
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    }
+    const check = async () => {
+      const image = log(p).locator('.row.them img[alt="blue-shirt"]');
+      await image.waitFor();
+      assert.equal(await image.getAttribute('src'), img.url);
+      await log(p)
+        .locator('.row.them', { has: p.locator('img[alt="blue-shirt"]') })
+        .getByText('This one')
+        .waitFor();
+      const file = log(p).locator('.row.them a.file', { hasText: 'size-guide.pdf' });
+      await file.waitFor();
+      assert.equal(await file.getAttribute('href'), doc.url);
+      const quoted = log(p).locator('.row.them', { hasText: 'Medium it is' });
+      await quoted.waitFor();
+      assert.equal(await quoted.locator('.q').textContent(), 'Medium');
+      assert.equal(await answer.locator('.q').textContent(), 'Which size?');
+    };
+    await check();
+    // The history draws the same.
+    await p.reload();
+    await launcher(p).waitFor();
+    if (!(await widget(p).locator('.p').isVisible())) await launcher(p).click();
+    await check();
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -569,6 +670,29 @@ Charla('on','open',function(){events.push(['open'])});Charla('nope');</script>${
       .getByText(X[X.length - 1]!, { exact: true })
       .waitFor();
     await log(p).getByText('file', { exact: true }).waitFor();
+    // Payloads as attachment names, types and quotes; an image at a javascript: URL.
+    const conversationId = await stored(p, token, 'cur');
+    const quotedId = await log(p).locator('.row.me').first().getAttribute('data-id');
+    for (const [url, kind] of [
+      ['javascript:__xss()', 'image'],
+      [media, 'document'],
+    ] as const)
+      await appendMessage(t.charla.ctx.db, {
+        locationId: t.a.locationId,
+        conversationId,
+        type: 'TYPE_LIVE_CHAT',
+        direction: 'outbound',
+        status: 'sent',
+        body: `as ${kind}`,
+        attachments: [url],
+        replyToId: quotedId,
+        meta: { mediaType: kind, filename: X[0], mimeType: X[1] },
+      });
+    const asDoc = log(p).locator('.row.them', { hasText: 'as document' });
+    await asDoc.waitFor();
+    assert.equal(await asDoc.locator('a.file').textContent(), X[0]);
+    assert.equal(await asDoc.locator('.q').textContent(), all);
+    assert.equal(await log(p).locator('.row.them', { hasText: 'as image' }).locator('img').count(), 0);
     await p.waitForTimeout(500);
 
     for (const href of await log(p)

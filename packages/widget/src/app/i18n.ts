@@ -55,6 +55,9 @@ const en = {
   agent: 'Agent',
   upload: 'Uploading {n}%',
   file: 'File',
+  reply: 'Reply',
+  replyingTo: 'Replying to:',
+  cancelReply: 'Cancel the reply',
   tooBig: 'The file is too large (5 MB at most).',
 };
 export type Words = typeof en;
@@ -112,6 +115,9 @@ const es: Words = {
   agent: 'Agente',
   upload: 'Subiendo {n}%',
   file: 'Archivo',
+  reply: 'Responder',
+  replyingTo: 'Respondiendo a:',
+  cancelReply: 'Cancelar la respuesta',
   tooBig: 'El archivo es demasiado grande (5 MB como máximo).',
 };
 
@@ -168,6 +174,9 @@ const pt: Words = {
   agent: 'Agente',
   upload: 'Enviando {n}%',
   file: 'Arquivo',
+  reply: 'Responder',
+  replyingTo: 'Respondendo a:',
+  cancelReply: 'Cancelar a resposta',
   tooBig: 'O arquivo é grande demais (5 MB no máximo).',
 };
 

@@ -94,7 +94,6 @@ const nameOf = (url: string): string => {
     return '';
   }
 };
-const isImage = (url: string) => /\.(png|jpe?g|gif|webp)$/i.test(url.split('?')[0]!);
 
 function createApp(host: Host): App {
   const { cfg, store, wrap, base, token } = host;
@@ -132,6 +131,8 @@ function createApp(host: Host): App {
   let teaser: HTMLElement | undefined;
   let formError = '';
   let draft = '';
+  /** The message the visitor is answering, shown above the composer until sent or cancelled. */
+  let quoting: Msg | undefined;
 
   // ---- language
 
@@ -233,17 +234,22 @@ function createApp(host: Host): App {
     };
   }
 
+  /** A hub message: `media` says what the attachment is (none: a file, as in the history). */
   function fromWire(m: WireMessage): Msg {
     const link = m.attachments[0];
+    const media = m.media;
     return {
       id: m.id,
       conv: m.conversationId,
       seq: m.seq,
       mine: m.direction === 'inbound',
       body: m.body ?? '',
-      att: link ? { url: link, name: nameOf(link), image: isImage(link) } : undefined,
+      att: link
+        ? { url: link, name: media?.filename || nameOf(link), image: media?.kind === 'image' }
+        : undefined,
       status: m.status,
       at: Date.parse(m.createdAt),
+      replyTo: m.replyToId,
     };
   }
 
@@ -548,6 +554,7 @@ function createApp(host: Host): App {
         body: p.body || undefined,
         attachment: p.up,
         clientMessageId: p.cid,
+        replyToMessageId: p.replyTo || undefined,
       });
       const m = fromHistory(j.data);
       if (msgs.get(p.id) === p) msgs.delete(p.id);
@@ -597,7 +604,9 @@ function createApp(host: Host): App {
       status: 'sending',
       at: Date.now(),
       file,
+      replyTo: quoting?.id,
     };
+    quote();
     if (file) {
       if (file.size > MAX_FILE) {
         p.status = 'failed';
@@ -624,6 +633,32 @@ function createApp(host: Host): App {
   let bannerSlot: HTMLElement | undefined;
   let statusEl: HTMLElement;
   let input: HTMLTextAreaElement | undefined;
+  let quoteEl: HTMLElement | undefined;
+
+  const quoteText = (m: Msg) => m.body || m.att?.name || '…';
+  /** Quotes `m` in the next message (none: quotes nothing) and redraws the preview. */
+  function quote(m?: Msg): void {
+    quoting = m;
+    quoteEl?.replaceChildren(
+      ...(m
+        ? [
+            h('span', { class: 'sr', text: t().replyingTo }),
+            h('span', { class: 'q', dir: 'auto', text: quoteText(m) }),
+            h('button', {
+              type: 'button',
+              class: 'x',
+              'aria-label': t().cancelReply,
+              title: t().cancelReply,
+              text: '×',
+              onclick: () => {
+                quote();
+                input?.focus();
+              },
+            }),
+          ]
+        : []),
+    );
+  }
 
   panel.addEventListener('keydown', (e: KeyboardEvent) => {
     if (e.key === 'Escape') {
@@ -735,6 +770,10 @@ function createApp(host: Host): App {
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
           submit();
+        } else if (e.key === 'Escape' && quoting) {
+          // Escape drops the quote first, then closes the panel.
+          e.stopPropagation();
+          quote();
         }
       },
       oninput: () => {
@@ -743,6 +782,8 @@ function createApp(host: Host): App {
       },
     });
     input.value = draft;
+    quoteEl = h('div', { class: 'qp' });
+    quote(quoting);
     const file = h('input', {
       type: 'file',
       hidden: true,
@@ -782,6 +823,7 @@ function createApp(host: Host): App {
       typingEl,
       bannerSlot,
       emojis,
+      quoteEl,
       h(
         'form',
         {
@@ -866,7 +908,12 @@ function createApp(host: Host): App {
     const list = [...msgs.values()]
       .filter((m) => (show ? m.conv === show : false) || (!m.conv && m.cid) || (m.local && show === current))
       .sort((a, b) => a.at - b.at || a.seq - b.seq);
+    // A quote only answers a message of the conversation a send goes to.
+    if (quoting && (quoting.conv !== current || closed.includes(current!))) quote();
     const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    // The button under the visitor's focus (reply, retry) keeps it across the redraw.
+    const had = host.root.activeElement;
+    const focusId = had && log.contains(had) && had.closest('[data-id]')?.getAttribute('data-id');
     const nodes: Node[] = [];
     if (viewing && viewing !== current)
       nodes.push(
@@ -914,6 +961,8 @@ function createApp(host: Host): App {
         ),
       );
     log.replaceChildren(...nodes);
+    if (focusId)
+      (log.querySelector(`[data-id="${CSS.escape(focusId)}"] button`) as HTMLElement | null)?.focus();
     if (atEnd || list.some((m) => m.status === 'sending')) log.scrollTop = log.scrollHeight;
   }
 
@@ -953,15 +1002,14 @@ function createApp(host: Host): App {
       : '';
     const att = m.att;
     const src = att && /^(https?:|blob:)/i.test(att.url) ? att.url : undefined;
-    const href = att && safeHref(att.url);
+    const href = att && /^https?:/i.test(att.url) ? safeHref(att.url) : undefined;
     return h(
       'div',
       { class: `row ${m.mine ? 'me' : 'them'}`, 'data-id': m.id },
       h(
         'div',
         { class: 'bub', dir: 'auto' },
-        m.replyTo &&
-          h('div', { class: 'q', dir: 'auto', text: quoted ? quoted.body || quoted.att?.name || '…' : '…' }),
+        m.replyTo && h('div', { class: 'q', dir: 'auto', text: quoted ? quoteText(quoted) : '…' }),
         att &&
           (att.image && src
             ? h(
@@ -987,6 +1035,20 @@ function createApp(host: Host): App {
         h('span', { class: 'sr', text: m.mine ? t().you : t().agent }),
         time && h('time', { text: time }),
         status && h('span', { text: status }),
+        !m.local &&
+          !m.cid &&
+          !!m.conv &&
+          m.conv === current &&
+          !closed.includes(m.conv) &&
+          h('button', {
+            type: 'button',
+            class: 'lnk rp',
+            text: t().reply,
+            onclick: () => {
+              quote(m);
+              input?.focus();
+            },
+          }),
         m.status === 'failed' && h('span', { class: 'err', text: m.error || t().failed }),
         m.status === 'failed' &&
           m.file?.size !== undefined &&
