@@ -105,7 +105,7 @@ export async function startCharla(
     bus.subscribe(SYSTEM_CHANNEL, (m) => {
       if (m.topic === 'key.revoked') keys.forget(String(m.payload.prefix));
     });
-    ctx.hub = new Hub({ db, bus, keys, secret, log });
+    ctx.hub = new Hub({ db, bus, keys, secret, log, publicUrl: config.publicUrl });
     relay.start();
     jobs.start();
     ctx.hub.start();

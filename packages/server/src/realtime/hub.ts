@@ -82,6 +82,8 @@ export interface HubDeps {
   keys: KeyVerifier;
   secret: string;
   log: Logger;
+  /** Charla's public URL: an inbox page on it may use its session cookie on the socket. */
+  publicUrl?: string;
 }
 
 /** A location with sockets on this node: subscribed to its bus channel while it has any. */
@@ -109,9 +111,9 @@ interface UpgradeInfo {
   credential: string | undefined;
 }
 
-const upgradeInfo = (req: IncomingMessage): UpgradeInfo => ({
+const upgradeInfo = (req: IncomingMessage, publicUrl?: string): UpgradeInfo => ({
   origin: req.headers.origin,
-  credential: credentialsFromHeaders(req.headers),
+  credential: credentialsFromHeaders(req.headers, publicUrl),
 });
 
 interface PendingFetch {
@@ -188,7 +190,9 @@ export class Hub {
       // A shared no-op: a closure here would keep this handler's scope, `req` and its headers
       // included, alive as long as the socket.
       socket.on('error', ignore);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, upgradeInfo(req)));
+      this.wss.handleUpgrade(req, socket, head, (ws) =>
+        this.onConnection(ws, upgradeInfo(req, this.deps.publicUrl)),
+      );
     });
   }
 

@@ -386,6 +386,16 @@ describe('https', () => {
       });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.match(res.headers.get('set-cookie')!, /^__Host-charla_session=.*; Secure$/);
+      // Behind a proxy that passes neither the original Host nor X-Forwarded-Host, the page's
+      // origin is the public URL: its socket may use the cookie; another origin's may not.
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      const ws = await WsClient.open(s.url, { headers: { cookie, origin: 'https://inbox.example' } });
+      ws.hello({});
+      assert.equal((await ws.ready()).welcome.agentId, u.id);
+      ws.ws.close();
+      const foreign = await WsClient.open(s.url, { headers: { cookie, origin: 'https://evil.example' } });
+      foreign.hello({});
+      await foreign.expectClose(CLOSE.UNAUTHENTICATED);
     } finally {
       await s.close();
     }
