@@ -383,6 +383,21 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i:
  */
 export const benchContactId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
+/** Inserts contacts 1..count of a location with the ids benchContactId gives them, named "<name> n". */
+export async function insertBenchContacts(
+  pool: pg.Pool,
+  locationId: string,
+  count: number,
+  name: string,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO contacts (location_id, id, name)
+     SELECT $1, ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, $3 || ' ' || i
+     FROM generate_series(1, $2::int) AS i`,
+    [locationId, count, name],
+  );
+}
+
 /** CLOCK_MONOTONIC in ms: one clock for every process on the machine, for cross-process latencies. */
 export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 

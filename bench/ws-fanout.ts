@@ -44,6 +44,7 @@ import {
   askChild,
   benchContactId,
   envNumber,
+  insertBenchContacts,
   main,
   mapLimit,
   monotonicMs,
@@ -404,12 +405,7 @@ async function parent(): Promise<void> {
     try {
       const version = await serverVersion(pool);
       const charla = await measure('charla (agents)', 'charla', 2, async (t) => {
-        await pool.query(
-          `INSERT INTO contacts (location_id, id, name)
-           SELECT $1, ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'Contact ' || i
-           FROM generate_series(1, $2::int) AS i`,
-          [t.locationId, CONTACTS],
-        );
+        await insertBenchContacts(pool, t.locationId!, CONTACTS, 'Contact');
         // Open each contact's conversation, so the measured sends append to existing ones.
         for (let i = 1; i <= CONTACTS; i++) {
           const body = JSON.stringify({ type: 'Live_Chat', contactId: benchContactId(i), message: 'Hello' });

@@ -44,6 +44,7 @@ import {
   BENCH_SECRET,
   benchContactId,
   envNumber,
+  insertBenchContacts,
   kib,
   main,
   mapLimit,
@@ -271,12 +272,7 @@ async function parent(): Promise<void> {
       const version = await serverVersion(pool);
       const charla = await measure('charla', 'charla', 2, async (t) => {
         // One contact per visitor (the warm-up reuses the first ones), no conversations yet.
-        await pool.query(
-          `INSERT INTO contacts (location_id, id, name)
-           SELECT $1, ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'Visitor ' || i
-           FROM generate_series(1, $2::int) AS i`,
-          [t.locationId, SOCKETS],
-        );
+        await insertBenchContacts(pool, t.locationId!, SOCKETS, 'Visitor');
       });
       const bare = await measure('bare ws', 'bare', 2 + CLIENT_PROCS + 1);
       report(bare, charla, `${description}, ${version}`);
