@@ -92,6 +92,8 @@ export async function openConversation(id: string): Promise<void> {
   renderHead();
   renderMessages(true);
   renderComposer();
+  // A visitor already typing when the conversation opens shows as typing at once.
+  renderTyping();
   markRead();
   emit('conv', conv);
 }
