@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     '',
     `Charla is running at ${config.publicUrl}`,
     `  API docs:  ${config.publicUrl}/docs`,
+    `  Inbox:     ${config.publicUrl}/inbox   (agents sign in)`,
+    `  Demo:      ${config.publicUrl}/demo    (the chat widget on a sample page)`,
     `  Database:  ${database}`,
     `  Events:    ${config.redisUrl ? `Redis ${redact(config.redisUrl)}` : 'in-process (set REDIS_URL for several nodes)'}`,
   ];
