@@ -118,6 +118,26 @@ describe('PUT /conversations/messages/{messageId}/status', () => {
     assert.equal((await messageRow(m.messageId)).error, null, 'the error goes with the failure');
   });
 
+  test('late reports never move a message back: pending after delivered, delivered after read', async () => {
+    const contactId = await contact(t, t.a.locationId);
+    const m = await sent(asA, { type: 'SMS', contactId, message: 'out of order' });
+    const report = (status: string) =>
+      asSms('PUT', `/conversations/messages/${m.messageId}/status`, { status });
+    expectOk(await report('delivered'));
+    const late = await report('pending');
+    expectOk(late);
+    assert.equal(late.body.status, 'delivered');
+    assert.equal((await messageRow(m.messageId)).status, 'delivered');
+    expectOk(await report('read'));
+    expectOk(await report('delivered'));
+    assert.equal((await messageRow(m.messageId)).status, 'read');
+    // A failure is still taken, and a recovery from it.
+    expectOk(await report('failed'));
+    assert.equal((await messageRow(m.messageId)).status, 'failed');
+    expectOk(await report('delivered'));
+    assert.equal((await messageRow(m.messageId)).status, 'delivered');
+  });
+
   test('any other key is a 403 and the message is unchanged', async () => {
     const contactId = await contact(t, t.a.locationId);
     const m = await sent(asA, { type: 'SMS', contactId, message: 'mine' });

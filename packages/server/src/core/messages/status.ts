@@ -37,6 +37,9 @@ export interface StatusReport {
   recipients?: unknown[];
 }
 
+/** How far a delivered message has got; reports never move it back along this order. */
+const PROGRESS: Record<string, number> = { pending: 0, queued: 0, sent: 1, delivered: 2, read: 3 };
+
 /** A provider's delivery report for one of its messages. */
 export async function reportMessageStatus(
   db: Db,
@@ -49,6 +52,11 @@ export async function reportMessageStatus(
     const located = await locate(tx, messageId, locationIds);
     const m = await lockMessage(tx, located, messageId);
     requireOwner(m, providerId);
+    // Reports can arrive out of order: a late `pending` or `delivered` never takes a message back
+    // from where it got. A failure (or a recovery from one) is always taken.
+    const before = PROGRESS[m.status];
+    const after = PROGRESS[report.status];
+    if (before !== undefined && after !== undefined && after < before) return toMessage(m);
     const { rows } = await tx.query<MessageRow>(
       `UPDATE messages SET status = $3, error = $4, updated_at = now()
        WHERE location_id = $1 AND id = $2 RETURNING *`,
