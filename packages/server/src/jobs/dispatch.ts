@@ -107,7 +107,25 @@ export async function changeMessage(db: Db, msg: MessageRow, change: MessageChan
       ],
     );
     if (status === before) return true;
-    const ids = { conversationId: msg.conversation_id, messageId: msg.id, seq: Number(msg.seq) };
+    let seq = Number(msg.seq);
+    if (before === 'scheduled') {
+      // A scheduled message takes its place in the conversation when it goes out: clients catch
+      // up by seq, and one that saw later messages would never fetch the old seq it was given.
+      const { rows: next } = await tx.query<{ last_seq: string }>(
+        `UPDATE conversations SET last_seq = last_seq + 1 WHERE location_id = $1 AND id = $2
+         RETURNING last_seq`,
+        [msg.location_id, msg.conversation_id],
+      );
+      if (next[0]) {
+        seq = Number(next[0].last_seq);
+        await tx.query('UPDATE messages SET seq = $3 WHERE location_id = $1 AND id = $2', [
+          msg.location_id,
+          msg.id,
+          seq,
+        ]);
+      }
+    }
+    const ids = { conversationId: msg.conversation_id, messageId: msg.id, seq };
     if (before === 'scheduled') {
       await recordEvent(tx, {
         locationId: msg.location_id,

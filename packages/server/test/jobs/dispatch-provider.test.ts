@@ -379,10 +379,21 @@ describe('live chat dispatch', () => {
   test('a scheduled live chat message becomes sent when due, with message.created and message.updated', async () => {
     const chat = await seedThread(db(), t.a.locationId, {}, 'live_chat');
     const id = await insertMessage(db(), chat, { type: 'TYPE_LIVE_CHAT', status: 'scheduled', body: 'Hi!' });
+    const scheduledSeq = Number((await messageRow(db(), t.a.locationId, id)).seq);
     const job = await dispatchJob(db(), chat, id, { runAt: new Date(Date.now() + 300) });
+    // The conversation goes on meanwhile.
+    const later = await insertMessage(db(), chat, {
+      type: 'TYPE_LIVE_CHAT',
+      status: 'sent',
+      body: 'Meanwhile',
+    });
+    const laterSeq = Number((await messageRow(db(), t.a.locationId, later)).seq);
+    assert.ok(laterSeq > scheduledSeq);
     assert.equal((await settled(db(), job)).status, 'done');
     const row = await messageRow(db(), t.a.locationId, id);
     assert.equal(row.status, 'sent');
+    // Released, it takes the next seq: a client caught up to the later message still gets it.
+    assert.ok(Number(row.seq) > laterSeq, `seq ${row.seq} after ${laterSeq}`);
     const events = await outboxFor(db(), id);
     assert.deepEqual(
       events.map((e) => [e.topic, e.location_id, e.payload]),

@@ -181,7 +181,8 @@ export interface OpenConversationInput {
 
 /**
  * The contact's open conversation on this channel, created when there is none. Safe under
- * concurrency: the partial unique index makes a racing second insert a no-op.
+ * concurrency: the partial unique index makes a racing second insert a no-op, and the row lock
+ * (inside the caller's transaction) keeps a concurrent close from slipping in before the append.
  */
 export async function openConversation(
   q: Queryable,
@@ -201,7 +202,8 @@ export async function openConversation(
       `SELECT * FROM conversations WHERE location_id = $1 AND contact_id = $2 AND channel = $3
        AND review_id IS NOT DISTINCT FROM $4 AND ($6 OR chat_widget_id IS NOT DISTINCT FROM $5::uuid)
        AND status = 'open' AND deleted_at IS NULL
-       ORDER BY coalesce(last_message_date, created_at) DESC LIMIT 1`,
+       ORDER BY coalesce(last_message_date, created_at) DESC LIMIT 1
+       FOR UPDATE`,
       [input.locationId, input.contactId, input.channel, reviewId, widgetId, anyWidget],
     );
   const existing = await select();

@@ -189,7 +189,10 @@ const APPEND_SQL = appendSql('location_id = $1 AND id = $2', '$16::uuid');
  * and the message takes that conversation's widget.
  */
 const APPEND_TO_OPEN_SQL = appendSql(
-  `location_id = (SELECT location_id FROM open_conversation) AND id = (SELECT id FROM open_conversation)`,
+  // Still open when the update takes the row: a close that won the race sends the caller to
+  // the slow path, which opens a new conversation.
+  `location_id = (SELECT location_id FROM open_conversation) AND id = (SELECT id FROM open_conversation)
+     AND status = 'open'`,
   'conv.chat_widget_id',
   `open_conversation AS (
      SELECT c.location_id, c.id FROM contacts k
