@@ -467,6 +467,23 @@ describe('channel rules', () => {
     { id: 'consent', type: 'checkbox', label: 'OK?' },
   ];
 
+  test('a backtracking pre-chat pattern runs out of time instead of freezing the server', async () => {
+    const ch = await channel(t, t.a.locationId, {
+      prechatFields: [{ id: 'code', type: 'text', label: 'Code', regex: '^(a|a)*$' }],
+    });
+    const started = Date.now();
+    const [slow, other] = await Promise.all([
+      post(ch, { visitorId: randomUUID(), mode: 'anonymous', prechat: { code: `${'a'.repeat(60)}!` } }),
+      api(t)('GET', `/web-chat/${ch.token}/config`),
+    ]);
+    expectError(slow, 400, /prechat.code does not have the expected format/);
+    assert.equal(other.status, 200);
+    // Unbounded, this pattern takes longer than the age of the universe on that answer.
+    assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+    const ok = await post(ch, { visitorId: randomUUID(), mode: 'anonymous', prechat: { code: 'aaaa' } });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
+
   test('pre-chat answers are checked against the fields', async () => {
     const ch = await channel(t, t.a.locationId, { prechatFields });
     const bad = await post(ch, {

@@ -1,3 +1,4 @@
+import vm from 'node:vm';
 import { invalid } from '../errors.js';
 
 interface PrechatField {
@@ -64,15 +65,7 @@ export function checkPrechat(
         `${name} must be one of the following values: ${(f.options ?? []).map((o) => o.value).join(', ')}`,
       );
     }
-    if (f.regex) {
-      let re: RegExp | undefined;
-      try {
-        re = new RegExp(f.regex);
-      } catch {
-        re = undefined;
-      }
-      if (re && !re.test(v)) problems.push(`${name} does not have the expected format`);
-    }
+    if (f.regex && !matchesInTime(f.regex, v)) problems.push(`${name} does not have the expected format`);
     out[f.id] = v;
   }
   if (problems.length) throw invalid(problems);
@@ -89,4 +82,28 @@ export function prechatEmail(
     if (f.type === 'email' && typeof v === 'string' && v) return v;
   }
   return undefined;
+}
+
+const REGEX_TEST = new vm.Script('re.test(value)');
+/** How long one pre-chat pattern may run on one answer. */
+const REGEX_BUDGET_MS = 50;
+
+/**
+ * Whether the answer matches the channel's pattern. Patterns come from channel settings, and a
+ * backtracking one (`^(a|a)*$`) can take minutes on a short answer: it runs under a time budget,
+ * and one that runs out counts as a mismatch instead of freezing the server for every tenant.
+ * A pattern that does not compile checks nothing (settings validation refuses those).
+ */
+export function matchesInTime(pattern: string, value: string, budgetMs = REGEX_BUDGET_MS): boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    return true;
+  }
+  try {
+    return REGEX_TEST.runInNewContext({ re, value }, { timeout: budgetMs }) === true;
+  } catch {
+    return false;
+  }
 }
