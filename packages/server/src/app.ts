@@ -36,6 +36,15 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    // Behind a reverse proxy every client would otherwise share the proxy's address (and its
+    // per-IP limits); only the proxies the operator names are believed.
+    trustProxy:
+      typeof ctx.config.trustProxy === 'number'
+        ? (
+            (hops: number) => (_address: string, hop: number) =>
+              hop < hops
+          )(ctx.config.trustProxy)
+        : ctx.config.trustProxy,
     // A caller's own request id is kept (and echoed) so logs join up across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

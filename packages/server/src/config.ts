@@ -24,6 +24,11 @@ export interface Config {
   secret: string | undefined;
   rateLimit: RateLimitConfig;
   shutdownTimeoutMs: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (per-IP rate limits):
+   * false (none, the default), a hop count, or addresses/CIDRs (`loopback`, `10.0.0.0/8`, …).
+   */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -96,6 +101,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 10_000, 1000, 600_000);
 
+  let trustProxy: boolean | number | string[] = false;
+  const proxies = (env.TRUST_PROXY ?? '').trim();
+  if (proxies === '' || proxies === 'false') trustProxy = false;
+  else if (proxies === 'true') trustProxy = true;
+  else if (/^\d+$/.test(proxies)) trustProxy = int('TRUST_PROXY', 0, 1, 20);
+  else {
+    trustProxy = proxies.split(',').map((p) => p.trim());
+    if (!trustProxy.every((p) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(p))) {
+      problems.push(
+        `TRUST_PROXY must be true, a hop count, or addresses and CIDRs separated by commas, got "${proxies}"`,
+      );
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port,
@@ -108,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secret,
     rateLimit,
     shutdownTimeoutMs,
+    trustProxy,
   };
 }
 

@@ -458,6 +458,37 @@ describe('host-identified', () => {
   });
 });
 
+describe('behind a reverse proxy', () => {
+  test('with TRUST_PROXY the per-IP limits count the client of X-Forwarded-For, not the proxy', async () => {
+    const limits = { ...RELAXED, sessionPerIp: { burst: 1, intervalMs: 60_000, daily: 100 } };
+    const direct = t;
+    const proxied = await startTestCharla({ TRUST_PROXY: 'loopback' });
+    try {
+      for (const [s, expected] of [
+        [direct, 429],
+        [proxied, 201],
+      ] as const) {
+        setPublicLimits(s.charla.ctx, limits);
+        const ch = await channel(s, s.a.locationId);
+        const open = (client: string) =>
+          api(s)(
+            'POST',
+            `/web-chat/${ch.token}/sessions`,
+            { visitorId: randomUUID(), mode: 'anonymous' },
+            { 'x-forwarded-for': client },
+          );
+        assert.equal((await open('203.0.113.1')).status, 201);
+        // Another client behind the same proxy: its own allowance only when the proxy is trusted.
+        assert.equal((await open('203.0.113.2')).status, expected);
+        assert.equal((await open('203.0.113.1')).status, 429, 'the first client has used its own');
+      }
+    } finally {
+      setPublicLimits(direct.charla.ctx, RELAXED);
+      await proxied.close();
+    }
+  });
+});
+
 describe('channel rules', () => {
   const prechatFields = [
     { id: 'name', type: 'text', label: 'Name', required: true, maxLength: 50 },

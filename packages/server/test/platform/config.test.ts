@@ -32,7 +32,22 @@ describe('loadConfig', () => {
       secret: undefined,
       rateLimit: { burst: 100, intervalMs: 10_000, daily: 200_000 },
       shutdownTimeoutMs: 10_000,
+      trustProxy: false,
     });
+  });
+
+  test('TRUST_PROXY: none, all, a hop count, or addresses and CIDRs; anything else is refused', () => {
+    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+    assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).trustProxy, [
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
+    for (const bad of ['0', '21', 'proxy.example', '10.0.0.1;rm']) {
+      assert.throws(() => loadConfig({ TRUST_PROXY: bad }), /TRUST_PROXY/, bad);
+    }
   });
 
   test('empty strings count as unset', () => {
@@ -64,6 +79,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_INTERVAL_MS: '100',
       RATE_LIMIT_DAILY: '5',
       SHUTDOWN_TIMEOUT_MS: '1000',
+      TRUST_PROXY: '1',
     });
     assert.deepEqual(config, {
       port: 65535,
@@ -76,6 +92,7 @@ describe('loadConfig', () => {
       secret,
       rateLimit: { burst: 1, intervalMs: 100, daily: 5 },
       shutdownTimeoutMs: 1000,
+      trustProxy: 1,
     });
     assert.equal(loadConfig({ PORT: '0' }).port, 0);
     assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/charla' }).databaseUrl, 'postgres://db/charla');
