@@ -402,8 +402,13 @@ describe('isolation between locations and channels', () => {
     const first = await send(ch1, s1.sessionToken, { body: 'on channel 1' });
     // The same contact on another channel (as a verified identity would be).
     const s2 = await session(t, ch2);
+    const visitorId = verifyVisitorToken(SECRET, s2.sessionToken)!.visitorId;
+    await t.charla.ctx.db.query(
+      'UPDATE visitors SET contact_id = $2, identity_verified = true WHERE id = $1',
+      [visitorId, s1.contactId],
+    );
     const tok = signVisitorToken(SECRET, {
-      visitorId: verifyVisitorToken(SECRET, s2.sessionToken)!.visitorId,
+      visitorId,
       locationId: t.a.locationId,
       channelId: ch2.id,
       contactId: s1.contactId,

@@ -278,6 +278,27 @@ describe('verify-otp', () => {
 });
 
 describe('host-identified', () => {
+  test("a verified visitor's token stops working once an unsigned session takes its visitor id", async () => {
+    const ch = await channel(t, t.a.locationId);
+    const secret = await rotate(ch);
+    const visitorId = randomUUID();
+    const verified = await post(ch, {
+      visitorId,
+      mode: 'host-identified',
+      userId: 'u-77',
+      hash: sign(secret, 'u-77'),
+    });
+    assert.equal(verified.status, 201, JSON.stringify(verified.body));
+    const history = (token: string) =>
+      api(t)('GET', `/web-chat/${ch.token}/history?sessionToken=${encodeURIComponent(token)}`);
+    assert.equal((await history(verified.body.data.sessionToken)).status, 200);
+    const unsigned = await post(ch, { visitorId, mode: 'anonymous' });
+    assert.equal(unsigned.status, 201);
+    assert.notEqual(unsigned.body.data.contactId, verified.body.data.contactId);
+    expectError(await history(verified.body.data.sessionToken), 401, /no longer valid/);
+    assert.equal((await history(unsigned.body.data.sessionToken)).status, 200);
+  });
+
   test('a valid signature verifies; the same userId reaches the same contact', async () => {
     const ch = await channel(t, t.a.locationId, { identityRequired: true });
     const secret = await rotate(ch);

@@ -159,7 +159,15 @@ export async function mosendPublicApi(app: FastifyInstance, ctx: AppContext): Pr
       throw new AppError('forbidden', 'The visitor session token belongs to another chat channel');
     }
     const visitor = await getVisitor(ctx.db, channel.locationId, claims.visitorId);
-    if (!visitor || visitor.channelId !== channel.id || !claims.contactId) {
+    // A token outlives changes to its visitor: one whose contact was re-pointed (another session
+    // took the visitor id) or whose verification was withdrawn no longer speaks for it.
+    if (
+      !visitor ||
+      visitor.channelId !== channel.id ||
+      !claims.contactId ||
+      visitor.contactId !== claims.contactId ||
+      (claims.identityVerified && !visitor.identityVerified)
+    ) {
       throw new AppError('unauthenticated', 'The visitor session is no longer valid: open a new session');
     }
     requireEnabled(channel);
