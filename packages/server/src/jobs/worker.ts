@@ -28,7 +28,10 @@ export interface JobContext {
 
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;
 
-/** Settles what a job was about after its last attempt was abandoned. */
+/**
+ * Settles what a job was about after its last attempt was abandoned. It may run more than once
+ * for a job (on two nodes, or again after a crash), so it must be idempotent.
+ */
 export type AbandonedHandler = (
   job: { id: number; locationId: string | null; kind: string; payload: Record<string, unknown> },
   db: Db,
@@ -297,23 +300,30 @@ export class JobWorker {
       kind: string;
       payload: Record<string, unknown>;
     }>(
-      `UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = now(),
-         last_error = coalesce(last_error || '; ', '') || 'lease expired during the last attempt'
-       WHERE id IN (
-         SELECT id FROM jobs
-         WHERE kind = ANY($1) AND status = 'running' AND locked_until < now() AND attempts >= max_attempts
-         LIMIT 100 FOR UPDATE SKIP LOCKED)
-       RETURNING id, location_id, kind, payload`,
+      `SELECT id, location_id, kind, payload FROM jobs
+       WHERE kind = ANY($1) AND status = 'running' AND locked_until < now() AND attempts >= max_attempts
+       ORDER BY id LIMIT 100`,
       [kinds],
     );
-    if (rows.length) this.log.warn({ jobs: rows.map((r) => r.id) }, 'jobs abandoned on their last attempt');
+    // What the job was about is settled first, the job marked failed after: a node that dies in
+    // between leaves the job to the next sweep, and abandoned handlers are idempotent.
     for (const r of rows) {
-      await this.abandonedHandlers
-        .get(r.kind)?.(
+      try {
+        await this.abandonedHandlers.get(r.kind)?.(
           { id: Number(r.id), locationId: r.location_id, kind: r.kind, payload: r.payload },
           this.db,
-        )
-        .catch((err: unknown) => this.log.error({ err, job: r.id }, 'settling an abandoned job failed'));
+        );
+      } catch (err) {
+        this.log.error({ err, job: r.id }, 'settling an abandoned job failed; the next sweep retries');
+        continue;
+      }
+      const { rowCount } = await this.db.query(
+        `UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = now(),
+           last_error = coalesce(last_error || '; ', '') || 'lease expired during the last attempt'
+         WHERE id = $1 AND status = 'running' AND locked_until < now() AND attempts >= max_attempts`,
+        [r.id],
+      );
+      if (rowCount) this.log.warn({ job: r.id, kind: r.kind }, 'job abandoned on its last attempt');
     }
     // Settled jobs are kept a week for inspection, then pruned.
     await this.db.query(
