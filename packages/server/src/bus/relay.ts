@@ -87,7 +87,11 @@ export class OutboxRelay {
       connectionString: this.connectionString,
       application_name: 'charla-relay',
     });
+    // The error event and the failed await can both report one failure: reconnect once.
+    let retried = false;
     const retry = () => {
+      if (retried) return;
+      retried = true;
       client.removeAllListeners();
       client.end().catch(() => {});
       if (!this.stopped) setTimeout(() => void this.listen(), 1000).unref();
@@ -97,6 +101,12 @@ export class OutboxRelay {
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      // Stopped while connecting: this connection must not outlive the relay.
+      if (this.stopped) {
+        client.removeAllListeners();
+        await client.end().catch(() => {});
+        return;
+      }
       this.listener = client;
       // Anything committed while no listener was connected.
       this.kick();

@@ -527,6 +527,7 @@ export class Hub {
           })
           .catch(() => {});
         timer = setTimeout(send, 50);
+        timer.unref();
       };
       send();
     });

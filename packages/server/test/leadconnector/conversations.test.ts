@@ -904,6 +904,22 @@ describe('GET /conversations/search: keyset paging with startAfterDate', () => {
     assert.deepEqual(seen, all);
   });
 
+  test('sortBy=score_profile pages through fractional scores, each once', async () => {
+    const { L, made } = await withDates([1000, 2000, 3000, 4000]);
+    const scores = [4.5, 4.5, 3.25, 4.75];
+    for (const [i, id] of made.entries()) {
+      await t.charla.ctx.db.query('UPDATE conversations SET score = $2 WHERE id = $1', [id, scores[i]]);
+    }
+    const all = ids(await search(L.req, L.locationId, 'limit=100&sortBy=score_profile'));
+    assert.equal(all[0], made[3], 'highest score first');
+    const { seen } = await pageThrough(
+      L,
+      'limit=2&sortBy=score_profile',
+      (s) => `startAfterDate[]=${s[0]}&startAfterDate[]=${s[1]}`,
+    );
+    assert.deepEqual(seen, all);
+  });
+
   test('a single number pages through distinct last-message times', async () => {
     const { L, made } = await withDates([1000, 2000, 3000, 4000, 5000]);
     const { seen } = await pageThrough(L, 'limit=2', (s) => `startAfterDate=${s[0]}`);

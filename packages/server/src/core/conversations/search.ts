@@ -191,7 +191,15 @@ export async function searchConversations(db: Db, f: SearchFilter, page: SearchP
     return {
       ...toConversation(r as never),
       contact: { name, email: r.k_email, phone: r.k_phone, companyName: r.k_company_name, tags: r.k_tags },
-      sortValue: [r.sort_value === null ? null : Math.round(Number(r.sort_value)), r.id],
+      // Dates are whole epoch milliseconds (migration 010); a score keeps its fraction.
+      sortValue: [
+        r.sort_value === null
+          ? null
+          : page.sortBy === 'score_profile'
+            ? Number(r.sort_value)
+            : Math.round(Number(r.sort_value)),
+        r.id,
+      ],
     };
   });
   return { hits, total, totalExact };
