@@ -1,5 +1,5 @@
-import { pino } from 'pino';
 import { ConfigError, loadConfig, redact } from './config.js';
+import { createLogger } from './http/log.js';
 import { startCharla } from './server.js';
 import { DataDirInUseError } from './storage/embedded.js';
 
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  const log = createLogger(config.logLevel);
   let charla: Awaited<ReturnType<typeof startCharla>>;
   try {
     charla = await startCharla(config, { log });

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { bootstrap, type FirstRun } from './bootstrap.js';
 import { type Bus, MemoryBus, RedisBus, SYSTEM_CHANNEL } from './bus/bus.js';
@@ -11,6 +11,7 @@ import { OutboxRelay } from './bus/relay.js';
 import { type Config, redact } from './config.js';
 import type { AppContext } from './context.js';
 import { KeyVerifier } from './core/keys/service.js';
+import { createLogger } from './http/log.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { registerMessageDispatch } from './jobs/dispatch.js';
 import { registerOtpEmail } from './jobs/otp-email.js';
@@ -50,7 +51,7 @@ export async function startCharla(
   config: Config,
   options: { log?: Logger; bootstrap?: boolean } = {},
 ): Promise<Charla> {
-  const log = options.log ?? pino({ level: config.logLevel });
+  const log = options.log ?? createLogger(config.logLevel);
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
