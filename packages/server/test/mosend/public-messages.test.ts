@@ -289,6 +289,29 @@ describe('messages', () => {
   });
 });
 
+describe('upload limits', () => {
+  test('uploads have an allowance of their own per visitor, apart from messages', async () => {
+    const ch = await channel(t, t.a.locationId);
+    const s = await session(t, ch);
+    setPublicLimits(t.charla.ctx, {
+      ...RELAXED,
+      uploadPerVisitor: { burst: 2, intervalMs: 60_000, daily: 1000 },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await upload(ch, s.sessionToken, `p${i}.png`, PNG)).status);
+      assert.deepEqual(statuses, [201, 201, 429, 429]);
+      // Messages still go through: their allowance is another one.
+      assert.equal((await send(ch, s.sessionToken, { body: 'still here' })).status, 201);
+      // Another visitor uploads as before.
+      const other = await session(t, ch);
+      assert.equal((await upload(ch, other.sessionToken, 'q.png', PNG)).status, 201);
+    } finally {
+      setPublicLimits(t.charla.ctx, RELAXED);
+    }
+  });
+});
+
 describe('isolation between locations and channels', () => {
   test('a visitor token opens and reads only its own channel of its own location', async () => {
     const chA = await channel(t, t.a.locationId);

@@ -430,8 +430,8 @@ export async function mosendPublicApi(app: FastifyInstance, ctx: AppContext): Pr
     },
     async (req, reply) => {
       const { channel, visitor } = stateOf(req);
-      await limits.check('messagePerIp', `${channel.locationId}:${req.ip}`, reply);
-      await limits.check('messagePerVisitor', `${channel.id}:${visitor!.id}`, reply);
+      await limits.check('uploadPerIp', `${channel.locationId}:${req.ip}`, reply);
+      await limits.check('uploadPerVisitor', `${channel.id}:${visitor!.id}`, reply);
       if (!req.isMultipart())
         throw new AppError('bad_request', 'The body must be multipart/form-data with a part named file');
       let file: Awaited<ReturnType<FastifyRequest['file']>>;

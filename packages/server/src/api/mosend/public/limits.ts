@@ -18,6 +18,9 @@ export interface PublicLimits {
   messagePerVisitor: Limit;
   otpPerEmail: Limit;
   otpPerIp: Limit;
+  /** Uploads store files: fewer than messages, and a daily allowance that bounds the disk a visitor can take. */
+  uploadPerIp: Limit;
+  uploadPerVisitor: Limit;
 }
 
 const MINUTE = 60_000;
@@ -29,6 +32,8 @@ export const DEFAULT_PUBLIC_LIMITS: PublicLimits = {
   messagePerVisitor: { burst: 30, intervalMs: MINUTE, daily: 5000 },
   otpPerEmail: { burst: 3, intervalMs: 10 * MINUTE, daily: 20 },
   otpPerIp: { burst: 20, intervalMs: 10 * MINUTE, daily: 200 },
+  uploadPerIp: { burst: 30, intervalMs: 10 * MINUTE, daily: 200 },
+  uploadPerVisitor: { burst: 20, intervalMs: 10 * MINUTE, daily: 100 },
 };
 
 const overrides = new WeakMap<AppContext, Partial<PublicLimits>>();
