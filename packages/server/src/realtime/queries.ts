@@ -1,6 +1,7 @@
 import type { WireMedia, WireMessage } from '@charla/protocol';
 import type { MessageRow } from '../core/messages/model.js';
 import { VISITOR_MESSAGE_TYPES } from '../core/messages/receipts.js';
+import { WEB_CHAT_MEDIA_KINDS } from '../core/messages/web-chat.js';
 import type { Queryable } from '../storage/db.js';
 
 const WIRE_COLUMNS = `id, location_id, conversation_id, contact_id, seq, type, direction, status, body,
@@ -27,13 +28,12 @@ type WireRow = Pick<
   | 'updated_at'
 >;
 
-const MEDIA_KINDS = ['image', 'video', 'audio', 'document'];
 const text = (v: unknown) => (typeof v === 'string' ? v : null);
 
 /** The media description web-chat sends keep in `meta` (api/mosend/dto.ts names the keys). */
 function wireMedia(meta: Record<string, unknown>): WireMedia | null {
   const kind = meta.mediaType;
-  if (typeof kind !== 'string' || !MEDIA_KINDS.includes(kind)) return null;
+  if (typeof kind !== 'string' || !(WEB_CHAT_MEDIA_KINDS as readonly string[]).includes(kind)) return null;
   return { kind: kind as WireMedia['kind'], filename: text(meta.filename), mimeType: text(meta.mimeType) };
 }
 

@@ -4,7 +4,7 @@ import { findConversationById } from '../../core/conversations/service.js';
 import { AppError, notFound } from '../../core/errors.js';
 import { canAccessLocation } from '../../core/keys/principal.js';
 import { listLocations } from '../../core/locations/service.js';
-import { appendMessage } from '../../core/messages/store.js';
+import { addInternalNote } from '../../core/messages/web-chat.js';
 import {
   checkPassword,
   createSession,
@@ -14,6 +14,7 @@ import {
   type Session,
 } from '../../core/sessions/service.js';
 import { listUsers } from '../../core/users/service.js';
+import { visitorOfConversation } from '../../core/visitors/sessions.js';
 import { authenticate, requireLocation } from '../../http/auth.js';
 import {
   isOwnOrigin,
@@ -181,17 +182,10 @@ export async function inboxApi(app: FastifyInstance, ctx: AppContext): Promise<v
     },
     async (req, reply) => {
       const c = await accessible(req, req.params.conversationId);
-      if (req.body.body.trim() === '') throw new AppError('validation', 'body must not be blank');
-      // TYPE_INTERNAL_COMMENT is outside the types visitors receive (VISITOR_MESSAGE_TYPES), and
-      // no dispatch job is queued, so the note never leaves Charla.
-      const m = await appendMessage(db, {
+      const m = await addInternalNote(db, {
         locationId: c.locationId,
         conversationId: c.id,
-        type: 'TYPE_INTERNAL_COMMENT',
-        direction: 'outbound',
-        status: 'delivered',
         body: req.body.body,
-        source: 'inbox',
         userId: req.principal!.userId ?? null,
       });
       return reply.status(201).send({ message: messageDto(m) });
@@ -207,44 +201,24 @@ export async function inboxApi(app: FastifyInstance, ctx: AppContext): Promise<v
     },
     async (req) => {
       const c = await accessible(req, req.params.conversationId);
-      const { rows } = await db.query<{
-        channel_id: string;
-        channel_name: string | null;
-        identity_verified: boolean;
-        metadata: Record<string, unknown>;
-        page_url: string | null;
-        referer: string | null;
-        title: string | null;
-        lang: string | null;
-        department_id: string | null;
-        created_at: Date;
-        last_seen_at: Date;
-      }>(
-        `SELECT v.channel_id, w.name AS channel_name, v.identity_verified, v.metadata, v.page_url, v.referer,
-                v.title, v.lang, v.department_id, v.created_at, v.last_seen_at
-         FROM visitors v LEFT JOIN chat_widgets w ON w.location_id = v.location_id AND w.id = v.channel_id
-         WHERE v.location_id = $1 AND v.contact_id = $2
-         ORDER BY (v.channel_id = $3) DESC NULLS LAST, v.last_seen_at DESC LIMIT 1`,
-        [c.locationId, c.contactId, c.chatWidgetId],
-      );
-      const v = rows[0];
+      const v = await visitorOfConversation(db, c);
       if (!v) return { visitor: null };
       const meta = v.metadata ?? {};
       return {
         visitor: {
-          channel: { id: v.channel_id, name: v.channel_name },
-          identityVerified: v.identity_verified,
-          pageUrl: v.page_url,
+          channel: { id: v.channelId, name: v.channelName },
+          identityVerified: v.identityVerified,
+          pageUrl: v.pageUrl,
           pageTitle: v.title,
           referer: v.referer,
           lang: v.lang,
-          departmentId: v.department_id,
+          departmentId: v.departmentId,
           prechat: meta.prechat ?? {},
           attributes: meta.host ?? {},
           utm: meta.utm ?? {},
           claimed: meta.claimed ?? {},
-          firstSeenAt: v.created_at.toISOString(),
-          lastSeenAt: v.last_seen_at.toISOString(),
+          firstSeenAt: v.createdAt.toISOString(),
+          lastSeenAt: v.lastSeenAt.toISOString(),
         },
       };
     },

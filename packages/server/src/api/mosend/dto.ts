@@ -1,4 +1,5 @@
 import type { Message } from '../../core/messages/model.js';
+import { WEB_CHAT_MEDIA_KINDS } from '../../core/messages/web-chat.js';
 
 /**
  * Mosend's Message (reference §4.2) as Charla builds it from a stored message; the org-scoped
@@ -9,7 +10,7 @@ import type { Message } from '../../core/messages/model.js';
  * (`mediaAssetId`) and its name (`filename`). Without `meta.mediaType`, a message with an
  * attachment reads as a document.
  */
-export const MOSEND_MEDIA_TYPES = ['image', 'video', 'audio', 'document'] as const;
+export const MOSEND_MEDIA_TYPES = WEB_CHAT_MEDIA_KINDS;
 export type MosendMediaType = (typeof MOSEND_MEDIA_TYPES)[number];
 export const MOSEND_MESSAGE_TYPES = ['text', ...MOSEND_MEDIA_TYPES] as const;
 export type MosendMessageType = (typeof MOSEND_MESSAGE_TYPES)[number];

@@ -1,11 +1,10 @@
 import type { PoolClient } from 'pg';
 import type { Db, Queryable } from '../../storage/db.js';
-import { isUniqueViolation } from '../../storage/db.js';
 import { checkUsers, openConversation } from '../conversations/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import type { EmailData, Message } from './model.js';
-import { appendMessage, appendToOpenConversation, findByIdempotencyKey } from './store.js';
+import { appendMessage, appendToOpenConversation, writeOnce } from './store.js';
 import { conversationChannelFor, conversationTypeFor, messageTypeFor, type SendType } from './types.js';
 
 export interface SendInput {
@@ -215,90 +214,77 @@ export async function sendMessage(db: Db, input: SendInput): Promise<SendResult>
   }
   const contact = await contactOf(db, input.locationId, input.contactId, channel);
   const locationId = contact.location_id;
-  if (input.idempotencyKey) {
-    const earlier = await findByIdempotencyKey(db, locationId, input.idempotencyKey);
-    if (earlier) return { message: earlier, replayed: true };
-  }
-  // The author is one of the location's users: the message shows as theirs in every inbox.
-  if (input.userId) {
-    await checkUsers(db, locationId, [input.userId], 'userId');
-  }
-
-  let providerId: string | null = null;
-  let email: EmailData | null = null;
-  let replyToId: string | null = null;
-  if (isEmail) {
-    const smtp = await hasSmtp(db, locationId);
-    if (!smtp && !input.conversationProviderId) {
-      throw new AppError('bad_request', 'No email server is configured for this location.');
+  return writeOnce(db, locationId, input.idempotencyKey, async () => {
+    // The author is one of the location's users: the message shows as theirs in every inbox.
+    if (input.userId) {
+      await checkUsers(db, locationId, [input.userId], 'userId');
     }
-    if (input.conversationProviderId) {
-      providerId = await providerFor(db, locationId, 'Email', input.conversationProviderId);
-    }
-    const to = input.emailTo ?? contact.email;
-    if (!to) throw invalid(['the contact has no email address: give emailTo']);
-    const threading = input.replyMessageId
-      ? await replyThreading(db, locationId, input.replyMessageId)
-      : undefined;
-    replyToId = threading?.replyToId ?? null;
-    const cc = [
-      ...(input.emailCc ?? []),
-      ...(input.emailReplyMode === 'reply_all' ? (threading?.replyAll ?? []).filter((a) => a !== to) : []),
-    ];
-    email = {
-      from: input.emailFrom ?? smtp?.from_address,
-      to: [to],
-      ...(cc.length ? { cc: [...new Set(cc)] } : {}),
-      ...(input.emailBcc?.length ? { bcc: input.emailBcc } : {}),
-      ...(threading
-        ? {
-            replyToMessageId: threading.replyToId,
-            threadId: input.threadId ?? threading.threadId,
-            inReplyTo: threading.inReplyTo,
-            references: threading.references,
-          }
-        : input.threadId
-          ? { threadId: input.threadId }
-          : {}),
-    };
-  } else if (input.type !== 'Live_Chat') {
-    providerId = await providerFor(db, locationId, input.type, input.conversationProviderId);
-    if (!contact.phone && !input.toNumber && ['SMS', 'WhatsApp', 'RCS'].includes(input.type)) {
-      throw invalid(['the contact has no phone number: give toNumber']);
-    }
-  }
 
-  const draft = (conversationId: string, chatWidgetId: string | null) => ({
-    ...content(),
-    locationId: locationId,
-    conversationId,
-    providerId,
-    chatWidgetId,
-    replyToId,
-    email,
-  });
+    let providerId: string | null = null;
+    let email: EmailData | null = null;
+    let replyToId: string | null = null;
+    if (isEmail) {
+      const smtp = await hasSmtp(db, locationId);
+      if (!smtp && !input.conversationProviderId) {
+        throw new AppError('bad_request', 'No email server is configured for this location.');
+      }
+      if (input.conversationProviderId) {
+        providerId = await providerFor(db, locationId, 'Email', input.conversationProviderId);
+      }
+      const to = input.emailTo ?? contact.email;
+      if (!to) throw invalid(['the contact has no email address: give emailTo']);
+      const threading = input.replyMessageId
+        ? await replyThreading(db, locationId, input.replyMessageId)
+        : undefined;
+      replyToId = threading?.replyToId ?? null;
+      const cc = [
+        ...(input.emailCc ?? []),
+        ...(input.emailReplyMode === 'reply_all' ? (threading?.replyAll ?? []).filter((a) => a !== to) : []),
+      ];
+      email = {
+        from: input.emailFrom ?? smtp?.from_address,
+        to: [to],
+        ...(cc.length ? { cc: [...new Set(cc)] } : {}),
+        ...(input.emailBcc?.length ? { bcc: input.emailBcc } : {}),
+        ...(threading
+          ? {
+              replyToMessageId: threading.replyToId,
+              threadId: input.threadId ?? threading.threadId,
+              inReplyTo: threading.inReplyTo,
+              references: threading.references,
+            }
+          : input.threadId
+            ? { threadId: input.threadId }
+            : {}),
+      };
+    } else if (input.type !== 'Live_Chat') {
+      providerId = await providerFor(db, locationId, input.type, input.conversationProviderId);
+      if (!contact.phone && !input.toNumber && ['SMS', 'WhatsApp', 'RCS'].includes(input.type)) {
+        throw invalid(['the contact has no phone number: give toNumber']);
+      }
+    }
 
-  try {
+    const draft = (conversationId: string, chatWidgetId: string | null) => ({
+      ...content(),
+      locationId: locationId,
+      conversationId,
+      providerId,
+      chatWidgetId,
+      replyToId,
+      email,
+    });
+
     if (contact.conversation_id) {
-      const message = await appendMessage(db, draft(contact.conversation_id, contact.chat_widget_id));
-      return { message, replayed: false };
+      return appendMessage(db, draft(contact.conversation_id, contact.chat_widget_id));
     }
-    return await db.tx(async (tx: PoolClient) => {
+    return db.tx(async (tx: PoolClient) => {
       const { conversation } = await openConversation(tx, {
         locationId: locationId,
         contactId: input.contactId,
         channel,
         type: conversationTypeFor(input.type),
       });
-      const message = await appendMessage(tx, draft(conversation.id, conversation.chatWidgetId));
-      return { message, replayed: false };
+      return appendMessage(tx, draft(conversation.id, conversation.chatWidgetId));
     });
-  } catch (err) {
-    // A concurrent retry with the same key won the race: answer with its message.
-    if (input.idempotencyKey && isUniqueViolation(err, 'messages_idempotency')) {
-      const earlier = await findByIdempotencyKey(db, locationId, input.idempotencyKey);
-      if (earlier) return { message: earlier, replayed: true };
-    }
-    throw err;
-  }
+  });
 }

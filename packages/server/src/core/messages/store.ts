@@ -1,5 +1,5 @@
 import { JOBS_CHANNEL } from '../../jobs/queue.js';
-import { Db, type Queryable } from '../../storage/db.js';
+import { Db, isUniqueViolation, type Queryable } from '../../storage/db.js';
 import { OUTBOX_CHANNEL } from '../../storage/outbox.js';
 import { notFound } from '../errors.js';
 import { uuidv7 } from '../ids.js';
@@ -337,4 +337,29 @@ export async function findByIdempotencyKey(
     [locationId, key],
   );
   return rows[0] ? toMessage(rows[0]) : undefined;
+}
+
+/**
+ * Writes a message once per idempotency key: an earlier message with the key is returned as it
+ * is, and a concurrent write that lost the race to the same key answers with the winner's.
+ */
+export async function writeOnce(
+  db: Db,
+  locationId: string,
+  key: string | null | undefined,
+  write: () => Promise<Message>,
+): Promise<{ message: Message; replayed: boolean }> {
+  if (key) {
+    const earlier = await findByIdempotencyKey(db, locationId, key);
+    if (earlier) return { message: earlier, replayed: true };
+  }
+  try {
+    return { message: await write(), replayed: false };
+  } catch (err) {
+    if (key && isUniqueViolation(err, 'messages_idempotency')) {
+      const earlier = await findByIdempotencyKey(db, locationId, key);
+      if (earlier) return { message: earlier, replayed: true };
+    }
+    throw err;
+  }
 }

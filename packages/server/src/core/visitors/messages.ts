@@ -1,20 +1,11 @@
-import { type Db, isUniqueViolation } from '../../storage/db.js';
+import type { Db } from '../../storage/db.js';
 import { openConversation } from '../conversations/service.js';
-import { invalid, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { type Message, type MessageRow, toMessage } from '../messages/model.js';
-import { appendMessage, findByIdempotencyKey } from '../messages/store.js';
+import { appendMessage, writeOnce } from '../messages/store.js';
 import { conversationTypeFor } from '../messages/types.js';
-
-export type AttachmentKind = 'image' | 'video' | 'audio' | 'document';
-
-export interface VisitorAttachment {
-  mediaAssetId: string;
-  kind: AttachmentKind;
-  filename: string;
-  url: string;
-  mimeType: string;
-}
+import { requireQuotable, type WebChatAttachment, webChatMeta } from '../messages/web-chat.js';
 
 export interface VisitorMessageInput {
   locationId: string;
@@ -23,7 +14,7 @@ export interface VisitorMessageInput {
   contactId: string;
   departmentId: string | null;
   body?: string;
-  attachment?: VisitorAttachment;
+  attachment?: WebChatAttachment;
   clientMessageId?: string;
   /** A message of the conversation the visitor quotes. */
   replyToMessageId?: string;
@@ -41,12 +32,8 @@ export async function sendVisitorMessage(
   input: VisitorMessageInput,
 ): Promise<{ message: Message; replayed: boolean }> {
   const key = idempotencyKey(input);
-  if (key) {
-    const earlier = await findByIdempotencyKey(db, input.locationId, key);
-    if (earlier) return { message: earlier, replayed: true };
-  }
-  try {
-    const message = await db.tx(async (tx) => {
+  return writeOnce(db, input.locationId, key, () =>
+    db.tx(async (tx) => {
       const { conversation } = await openConversation(tx, {
         locationId: input.locationId,
         contactId: input.contactId,
@@ -56,16 +43,8 @@ export async function sendVisitorMessage(
         departmentId: input.departmentId,
       });
       if (input.replyToMessageId !== undefined) {
-        const quoted = isUuid(input.replyToMessageId)
-          ? await tx.query(
-              `SELECT 1 FROM messages WHERE location_id = $1 AND conversation_id = $2 AND id = $3
-                 AND type = 'TYPE_LIVE_CHAT'`,
-              [input.locationId, conversation.id, input.replyToMessageId],
-            )
-          : { rowCount: 0 };
-        if (!quoted.rowCount) throw invalid(['replyToMessageId must be a message of this conversation']);
+        await requireQuotable(tx, input.locationId, conversation.id, input.replyToMessageId);
       }
-      const a = input.attachment;
       return appendMessage(tx, {
         locationId: input.locationId,
         conversationId: conversation.id,
@@ -73,7 +52,7 @@ export async function sendVisitorMessage(
         direction: 'inbound',
         status: 'delivered',
         body: input.body ?? null,
-        attachments: a ? [a.url] : [],
+        attachments: input.attachment ? [input.attachment.url] : [],
         source: 'web_chat',
         action: 'manual',
         chatWidgetId: input.channelId,
@@ -82,22 +61,11 @@ export async function sendVisitorMessage(
         meta: {
           visitorId: input.visitorId,
           ...(input.clientMessageId ? { clientMessageId: input.clientMessageId } : {}),
-          // The keys the Mosend message DTO reads (api/mosend/dto.ts).
-          ...(a
-            ? { mediaType: a.kind, mediaAssetId: a.mediaAssetId, filename: a.filename, mimeType: a.mimeType }
-            : {}),
+          ...webChatMeta(input.attachment),
         },
       });
-    });
-    return { message, replayed: false };
-  } catch (err) {
-    // A concurrent retry with the same clientMessageId got there first.
-    if (key && isUniqueViolation(err, 'messages_idempotency')) {
-      const earlier = await findByIdempotencyKey(db, input.locationId, key);
-      if (earlier) return { message: earlier, replayed: true };
-    }
-    throw err;
-  }
+    }),
+  );
 }
 
 /** Messages the visitor sees: live-chat messages, not scheduled ones still waiting. */

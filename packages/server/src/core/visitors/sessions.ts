@@ -312,3 +312,57 @@ export async function contactHasEmail(q: Queryable, locationId: string, contactI
   );
   return rowCount !== 0;
 }
+
+/** A visitor as agents see them beside a conversation: where they are, and on which channel. */
+export interface VisitorSighting extends Visitor {
+  channelName: string | null;
+  pageUrl: string | null;
+  referer: string | null;
+  title: string | null;
+  lang: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+}
+
+/**
+ * The visitor behind a conversation's contact: the one on the conversation's own channel if
+ * there is one, else the contact's most recently seen.
+ */
+export async function visitorOfConversation(
+  q: Queryable,
+  c: { locationId: string; contactId: string; chatWidgetId: string | null },
+): Promise<VisitorSighting | null> {
+  const { rows } = await q.query<
+    Row & {
+      channel_name: string | null;
+      page_url: string | null;
+      referer: string | null;
+      title: string | null;
+      lang: string | null;
+      created_at: Date;
+      last_seen_at: Date;
+    }
+  >(
+    `SELECT ${COLUMNS.split(', ')
+      .map((col) => `v.${col}`)
+      .join(
+        ', ',
+      )}, w.name AS channel_name, v.page_url, v.referer, v.title, v.lang, v.created_at, v.last_seen_at
+     FROM visitors v LEFT JOIN chat_widgets w ON w.location_id = v.location_id AND w.id = v.channel_id
+     WHERE v.location_id = $1 AND v.contact_id = $2
+     ORDER BY (v.channel_id = $3) DESC NULLS LAST, v.last_seen_at DESC LIMIT 1`,
+    [c.locationId, c.contactId, c.chatWidgetId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    ...toVisitor(r),
+    channelName: r.channel_name,
+    pageUrl: r.page_url,
+    referer: r.referer,
+    title: r.title,
+    lang: r.lang,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
+  };
+}

@@ -1,15 +1,12 @@
 import multipart, { type Multipart } from '@fastify/multipart';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../../../context.js';
-import { type Conversation, getConversation } from '../../../core/conversations/service.js';
 import { AppError, invalid } from '../../../core/errors.js';
-import { isUuid } from '../../../core/ids.js';
-import { describeSize, getMedia, MediaError, storeMedia } from '../../../core/media/store.js';
+import { describeSize, MediaError, storeMedia } from '../../../core/media/store.js';
 import { mediaUrl } from '../../../core/media/urls.js';
-import { appendMessage, findByIdempotencyKey } from '../../../core/messages/store.js';
-import { isUniqueViolation } from '../../../storage/db.js';
+import { getWebChatConversation, sendAgentWebChatMessage } from '../../../core/messages/web-chat.js';
 import { drainRequest } from '../../media/index.js';
-import { MOSEND_MESSAGE_TYPES, type MosendMediaType, toMosendMessage } from '../dto.js';
+import { MOSEND_MESSAGE_TYPES, toMosendMessage } from '../dto.js';
 import { envelope } from '../envelope.js';
 import { mosendErrorHandler } from '../errors.js';
 
@@ -52,23 +49,6 @@ const sendBody = {
   },
 };
 
-/** The content types each Mosend media type accepts; a document may be any stored file. */
-const MEDIA_PREFIX: Record<MosendMediaType, string | null> = {
-  image: 'image/',
-  video: 'video/',
-  audio: 'audio/',
-  document: null,
-};
-
-/** A live conversation of the organisation that is a web-chat one. */
-async function webChatConversation(ctx: AppContext, orgId: string, convId: string): Promise<Conversation> {
-  const conversation = await getConversation(ctx.db, orgId, convId);
-  if (conversation.channel !== 'live_chat') {
-    throw new AppError('bad_request', 'The conversation is not a web-chat conversation');
-  }
-  return conversation;
-}
-
 /** An HTTP refusal the Mosend error handler words by its status. */
 const httpError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
 
@@ -97,84 +77,16 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
       const key = typeof idempotencyKey === 'string' && idempotencyKey !== '' ? idempotencyKey : undefined;
       if (key && key.length > 255) throw invalid(['Idempotency-Key must be at most 255 characters']);
 
-      const conversation = await webChatConversation(ctx, orgId, convId);
-      if (key) {
-        const earlier = await findByIdempotencyKey(ctx.db, orgId, key);
-        if (earlier) return reply.status(201).send(envelope(toMosendMessage(earlier)));
-      }
-
-      const problems: string[] = [];
-      if (type === 'text') {
-        if (!b.body || b.body.trim() === '') problems.push('body should not be empty when type is text');
-        if (b.mediaAssetId !== undefined)
-          problems.push('mediaAssetId is only for image, video, audio or document');
-      } else if (!b.mediaAssetId) problems.push(`mediaAssetId is required when type is ${type}`);
-      else if (!isUuid(b.mediaAssetId)) problems.push('mediaAssetId must be a UUID');
-      if (b.replyToMessageId !== undefined && !isUuid(b.replyToMessageId)) {
-        problems.push('replyToMessageId must be a UUID');
-      }
-      if (problems.length) throw invalid(problems);
-
-      let attachment: { url: string; id: string; filename: string; mimeType: string } | undefined;
-      if (type !== 'text') {
-        const media = await getMedia(ctx.db, orgId, b.mediaAssetId!);
-        if (media?.status !== 'ready') throw invalid(['mediaAssetId names no uploaded file']);
-        if (media.conversationId !== null && media.conversationId !== convId) {
-          throw invalid(['mediaAssetId was uploaded for another conversation']);
-        }
-        const prefix = MEDIA_PREFIX[type];
-        if (prefix && !media.contentType.startsWith(prefix)) {
-          throw invalid([`mediaAssetId is ${media.contentType}, not a file of type ${type}`]);
-        }
-        attachment = {
-          url: mediaUrl(ctx, media),
-          id: media.id,
-          filename: media.filename,
-          mimeType: media.contentType,
-        };
-      }
-      if (b.replyToMessageId !== undefined) {
-        const { rowCount } = await ctx.db.query(
-          'SELECT 1 FROM messages WHERE location_id = $1 AND conversation_id = $2 AND id = $3',
-          [orgId, convId, b.replyToMessageId],
-        );
-        if (!rowCount) throw invalid(['replyToMessageId must be a message of this conversation']);
-      }
-
-      try {
-        const message = await appendMessage(ctx.db, {
-          locationId: orgId,
-          conversationId: conversation.id,
-          type: 'TYPE_LIVE_CHAT',
-          direction: 'outbound',
-          status: 'sent',
-          body: b.body ?? null,
-          attachments: attachment ? [attachment.url] : [],
-          source: 'api',
-          action: 'automated',
-          chatWidgetId: conversation.chatWidgetId,
-          replyToId: b.replyToMessageId ?? null,
-          meta: attachment
-            ? {
-                mediaType: type,
-                mediaAssetId: attachment.id,
-                filename: attachment.filename,
-                mimeType: attachment.mimeType,
-              }
-            : {},
-          idempotencyKey: key ?? null,
-          announce: true,
-          dispatch: false,
-        });
-        return reply.status(201).send(envelope(toMosendMessage(message)));
-      } catch (err) {
-        // A concurrent retry with the same key won the race: answer with its message.
-        if (key && isUniqueViolation(err, 'messages_idempotency')) {
-          const earlier = await findByIdempotencyKey(ctx.db, orgId, key);
-          if (earlier) return reply.status(201).send(envelope(toMosendMessage(earlier)));
-        }
-        throw err;
-      }
+      const { message } = await sendAgentWebChatMessage(ctx, {
+        locationId: orgId,
+        conversationId: convId,
+        type,
+        body: b.body,
+        mediaAssetId: b.mediaAssetId,
+        replyToMessageId: b.replyToMessageId,
+        idempotencyKey: key,
+      });
+      return reply.status(201).send(envelope(toMosendMessage(message)));
     },
   );
 
@@ -206,7 +118,7 @@ export async function webChatSendRoutes(app: FastifyInstance, ctx: AppContext): 
       },
       async (req, reply: FastifyReply) => {
         const { orgId, convId } = req.params;
-        await webChatConversation(ctx, orgId, convId);
+        await getWebChatConversation(ctx.db, orgId, convId);
         if (!req.isMultipart())
           throw invalid(['the body must be multipart/form-data with the file under "file"']);
         const parts = req.parts({

@@ -6,12 +6,13 @@ import { AppError, invalid } from '../../../core/errors.js';
 import { isUuid } from '../../../core/ids.js';
 import { DEFAULT_MAX_FILE_SIZE, MediaError, saveStaged, stageMedia } from '../../../core/media/store.js';
 import { mediaUrl } from '../../../core/media/urls.js';
+import type { WebChatMediaKind } from '../../../core/messages/web-chat.js';
 import { locationAgentsOnline } from '../../../core/presence/service.js';
 import { getSmtpConfig } from '../../../core/smtp/service.js';
 import { type Channel, findChannelByToken, requireEnabled } from '../../../core/visitors/channel.js';
 import { hostHashValid } from '../../../core/visitors/identity.js';
 import { recordVisitorMedia, visitorMedia } from '../../../core/visitors/media.js';
-import { type AttachmentKind, sendVisitorMessage, visitorHistory } from '../../../core/visitors/messages.js';
+import { sendVisitorMessage, visitorHistory } from '../../../core/visitors/messages.js';
 import { consumeOtp, sendOtp } from '../../../core/visitors/otp.js';
 import { checkPrechat, prechatEmail } from '../../../core/visitors/prechat.js';
 import {
@@ -93,7 +94,7 @@ function visitorToken(req: FastifyRequest): string | undefined {
   return typeof q === 'string' && q !== '' ? q : undefined;
 }
 
-const kindOf = (contentType: string): AttachmentKind =>
+const kindOf = (contentType: string): WebChatMediaKind =>
   contentType.startsWith('image/')
     ? 'image'
     : contentType.startsWith('video/')
