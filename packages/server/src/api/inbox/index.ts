@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { findConversationById } from '../../core/conversations/service.js';
-import { AppError, notFound } from '../../core/errors.js';
-import { canAccessLocation } from '../../core/keys/principal.js';
+import { AppError } from '../../core/errors.js';
 import { listLocations } from '../../core/locations/service.js';
 import { addInternalNote } from '../../core/messages/web-chat.js';
 import {
@@ -158,9 +157,7 @@ export async function inboxApi(app: FastifyInstance, ctx: AppContext): Promise<v
 
   /** The conversation, if the caller reaches its location; 404 otherwise, as if it did not exist. */
   const accessible = async (req: FastifyRequest, id: string) => {
-    const c = await findConversationById(db, id);
-    if (!canAccessLocation(req.principal!, c.locationId)) throw notFound('Conversation');
-    return c;
+    return findConversationById(db, id, req.principal!.locationIds);
   };
 
   app.post<{ Params: { conversationId: string }; Body: { body: string } }>(

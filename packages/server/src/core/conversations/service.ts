@@ -138,13 +138,21 @@ async function announce(
   });
 }
 
-/** Finds a conversation by id alone (routes that carry no location); the caller checks access. */
-export async function findConversationById(db: Db, id: string): Promise<Conversation> {
+/**
+ * Finds a conversation by id alone (routes that carry no location), in one of `locationIds`
+ * (null: any). Another location's conversation is a 404, as if it did not exist.
+ */
+export async function findConversationById(
+  db: Db,
+  id: string,
+  locationIds: ReadonlySet<string> | null,
+): Promise<Conversation> {
   if (!isUuid(id)) throw notFound('Conversation');
   const { rows } = await db.query<Row>('SELECT * FROM conversations WHERE id = $1 AND deleted_at IS NULL', [
     id,
   ]);
-  if (!rows[0]) throw notFound('Conversation');
+  if (!rows[0] || (locationIds !== null && !locationIds.has(rows[0].location_id)))
+    throw notFound('Conversation');
   return toConversation(rows[0]);
 }
 

@@ -10,7 +10,6 @@ import {
   updateConversation,
 } from '../../../core/conversations/service.js';
 import { invalid, notFound } from '../../../core/errors.js';
-import { canAccessLocation } from '../../../core/keys/principal.js';
 import { MESSAGE_TYPE_NAMES } from '../../../core/messages/types.js';
 import { requireLocation } from '../../../http/auth.js';
 import { conversationDto, createdConversationDto, searchItemDto, updatedConversationDto } from './dto.js';
@@ -98,9 +97,7 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext):
 
   /** A conversation by id, only if the caller's key reaches its location (404 otherwise). */
   const accessible = async (req: FastifyRequest, id: string): Promise<Conversation> => {
-    const c = await findConversationById(db, id);
-    if (!canAccessLocation(req.principal!, c.locationId)) throw notFound('Conversation');
-    return c;
+    return findConversationById(db, id, req.principal!.locationIds);
   };
 
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>(

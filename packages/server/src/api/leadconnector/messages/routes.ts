@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../../context.js';
 import { findConversationById, locateContact } from '../../../core/conversations/service.js';
 import { announceTyping } from '../../../core/conversations/typing.js';
-import { invalid, notFound } from '../../../core/errors.js';
-import { canAccessLocation } from '../../../core/keys/principal.js';
+import { invalid } from '../../../core/errors.js';
 import { addExternalMessage, type InboundInput } from '../../../core/messages/inbound.js';
 import { exportMessages, getEmailMessage, getMessage, listMessages } from '../../../core/messages/read.js';
 import { sendReviewReply } from '../../../core/messages/review.js';
@@ -120,9 +119,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: AppContext): Prom
   const reach = (req: FastifyRequest) => req.principal!.locationIds;
 
   const conversationOf = async (req: FastifyRequest, id: string) => {
-    const c = await findConversationById(db, id);
-    if (!canAccessLocation(req.principal!, c.locationId)) throw notFound('Conversation');
-    return c;
+    return findConversationById(db, id, req.principal!.locationIds);
   };
 
   app.post<{ Body: Record<string, unknown> & { contactId: string; type: (typeof SEND_TYPES)[number] } }>(
