@@ -14,6 +14,7 @@ import {
 import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { type Bus, type BusMessage, locationChannel, SYSTEM_CHANNEL, type Unsubscribe } from '../bus/bus.js';
+import { publishTyping } from '../core/conversations/typing.js';
 import { AppError } from '../core/errors.js';
 import { hasScope } from '../core/keys/principal.js';
 import type { Scope } from '../core/keys/scopes.js';
@@ -851,16 +852,18 @@ export class Hub {
     this.requireScope(conn, ['conversations/livechat.write']);
     const info = await this.conversationFor(conn, conversationId);
     if (this.throttled(conn, `out:${conversationId}`, isTyping, Date.now())) return;
-    await this.deps.bus.publish(locationChannel(info.locationId), {
-      id: null,
-      topic: 'typing',
-      locationId: info.locationId,
-      payload:
-        conn.role === 'visitor'
-          ? { conversationId, isTyping, from: 'visitor', visitorId: conn.visitor!.visitorId }
-          : { conversationId, isTyping, from: 'agent', userId: conn.userId },
-      at: new Date().toISOString(),
-    });
+    await publishTyping(
+      this.deps.bus,
+      conn.role === 'visitor'
+        ? {
+            locationId: info.locationId,
+            conversationId,
+            isTyping,
+            from: 'visitor',
+            visitorId: conn.visitor!.visitorId,
+          }
+        : { locationId: info.locationId, conversationId, isTyping, from: 'agent', userId: conn.userId },
+    );
   }
 
   private async read(conn: Conn, conversationId: string, seq: number | undefined): Promise<void> {

@@ -10,6 +10,8 @@ export interface Typing {
   from: 'agent' | 'visitor';
   /** The visitor typing, or being typed to. */
   visitorId?: string;
+  /** The agent typing, when a person is known. */
+  userId?: string | null;
 }
 
 /** Typing is ephemeral: checked against the conversation, then straight to the bus, never stored. */
@@ -18,15 +20,21 @@ export async function announceTyping(db: Db, bus: Bus, t: Typing): Promise<void>
   if (c.channel !== 'live_chat') {
     throw new AppError('bad_request', 'Typing applies to live chat conversations only');
   }
-  await bus.publish(locationChannel(c.locationId), {
+  await publishTyping(bus, { ...t, locationId: c.locationId, conversationId: c.id });
+}
+
+/** Puts a typing signal on the location's channel, for a conversation the caller has checked. */
+export async function publishTyping(bus: Bus, t: Typing): Promise<void> {
+  await bus.publish(locationChannel(t.locationId), {
     id: null,
     topic: 'typing',
-    locationId: c.locationId,
+    locationId: t.locationId,
     payload: {
-      conversationId: c.id,
-      ...(t.visitorId !== undefined ? { visitorId: t.visitorId } : {}),
+      conversationId: t.conversationId,
       isTyping: t.isTyping,
       from: t.from,
+      ...(t.visitorId !== undefined ? { visitorId: t.visitorId } : {}),
+      ...(t.userId !== undefined ? { userId: t.userId } : {}),
     },
     at: new Date().toISOString(),
   });
